@@ -1,0 +1,45 @@
+/**
+ * Everything handover exports, without loading the backend (the CommonJS
+ * build starts here; `mod.ts` adds the load).
+ *
+ * @module
+ */
+
+import { loadBackend } from "./runtime.ts";
+
+export { HandoverError, type HandoverErrorOptions } from "./errors.ts";
+export { socketpair, type SocketpairOptions, type SocketType } from "./socketpair.ts";
+export { close, fdFlags, type Readiness, setCloseOnExec, setNonBlocking, waitForFd, type WaitOptions } from "./fd.ts";
+export {
+  MAX_FDS_PER_MESSAGE,
+  type ReceivedMessage,
+  receiveFds,
+  receiveFdsSync,
+  type ReceiveOptions,
+  sendFds,
+  sendFdsSync,
+} from "./rights.ts";
+export { openSocketStream, type SocketStream } from "./stream.ts";
+export { childStdio, type StdioValue } from "./child.ts";
+export type { Credentials, SocketAddress } from "./structs.ts";
+export type { RuntimeName } from "./backend.ts";
+export { detectRuntime } from "./runtime.ts";
+
+/**
+ * Resolves when handover's FFI backend for this runtime is loaded. ES
+ * modules (Deno, Bun, Node ESM) load it while being imported, so only
+ * CommonJS code needs to await this before the first synchronous call.
+ *
+ * @returns When the backend is ready.
+ * @throws {HandoverError} `ELIBACC` when the C library cannot be loaded (in Deno: run with `--allow-ffi`).
+ *
+ * @example CommonJS
+ * ```ts ignore
+ * const handover = require("handover");
+ * await handover.ready();
+ * const [a, b] = handover.socketpair();
+ * ```
+ */
+export async function ready(): Promise<void> {
+  await loadBackend();
+}

@@ -1,0 +1,92 @@
+/**
+ * The loaded backend with its platform's constants and layouts, and the one
+ * place where a failed C call becomes a {@link HandoverError}.
+ *
+ * @module
+ */
+
+import type { Backend } from "./backend.ts";
+import { constantsFor, type SystemConstants } from "./constants.ts";
+import { errnoError, type HandoverError } from "./errors.ts";
+import { layoutsFor, type StructLayouts } from "./layout.ts";
+import { currentBackend } from "./runtime.ts";
+import type { ForeignFunctions, LibcSymbols } from "./symbols.ts";
+
+/** Everything a core module needs to make C calls on this platform. */
+export interface System {
+  readonly backend: Backend;
+  readonly libc: ForeignFunctions<LibcSymbols>;
+  /** The platform's C constants. */
+  readonly c: SystemConstants;
+  /** The platform's struct layouts. */
+  readonly layout: StructLayouts;
+  readonly os: Backend["platform"]["os"];
+}
+
+let cached: System | undefined;
+
+/**
+ * The system context of the loaded backend.
+ *
+ * @returns The context.
+ * @throws {HandoverError} When the backend is not loaded (see `ready()`).
+ *
+ * @example
+ * ```ts ignore
+ * const { libc, c } = system();
+ * ```
+ */
+export function system(): System {
+  if (cached !== undefined) return cached;
+  const backend = currentBackend();
+  cached = {
+    backend,
+    libc: backend.libc,
+    c: constantsFor(backend.platform.os),
+    layout: layoutsFor(backend.platform),
+    os: backend.platform.os,
+  };
+  return cached;
+}
+
+/**
+ * Returns `result` when the C call succeeded; throws the errno as a
+ * {@link HandoverError} when it returned a negative value. Read errno before
+ * any other call, as here.
+ *
+ * @param result What the C function returned.
+ * @param syscall Its name, for the error.
+ * @param context Words about what was being done, for the error.
+ * @returns `result`.
+ * @throws {HandoverError} With `code`, `errno` and `syscall` of the failure.
+ *
+ * @example
+ * ```ts ignore
+ * const fd = check(libc.socket(c.AF_UNIX, c.SOCK_DGRAM, 0), "socket");
+ * ```
+ */
+export function check(result: number, syscall: string, context?: string): number {
+  if (result >= 0) return result;
+  const sys = system();
+  throw errnoError(sys.os, syscall, sys.backend.errno(), context);
+}
+
+/**
+ * Like {@link check}, but returns the error instead of throwing it, for
+ * callers that handle some errno values (EAGAIN, EINTR) themselves.
+ *
+ * @param result What the C function returned.
+ * @param syscall Its name, for the error.
+ * @returns The error, or undefined when the call succeeded.
+ *
+ * @example
+ * ```ts ignore
+ * const error = failure(libc.sendmsg(fd, msg, flags), "sendmsg");
+ * if (error?.code === "EAGAIN") await waitWritable(fd);
+ * ```
+ */
+export function failure(result: number, syscall: string): HandoverError | undefined {
+  if (result >= 0) return undefined;
+  const sys = system();
+  return errnoError(sys.os, syscall, sys.backend.errno());
+}
