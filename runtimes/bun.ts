@@ -57,8 +57,12 @@ export function createBackend(): Backend {
     (path) => bind(platform, path, LIBC_SYMBOLS),
   );
   const errnoSymbol = platform.os === "darwin" ? "__error" : "__errno_location";
-  const { library: errnoLibrary } = openFirst("bun", "the C library's errno", [libcPath], (path) =>
-    dlopen(path, { [errnoSymbol]: { args: [], returns: FFIType.ptr } }));
+  const { library: errnoLibrary } = openFirst(
+    "bun",
+    "the C library's errno",
+    [libcPath],
+    (path) => dlopen(path, { [errnoSymbol]: { args: [], returns: FFIType.ptr } }),
+  );
   const errnoPointer = errnoLibrary.symbols[errnoSymbol]!() as number | null;
   if (errnoPointer === null || errnoPointer === 0) throw new Error(`${errnoSymbol}() returned NULL`);
 

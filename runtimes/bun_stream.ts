@@ -7,6 +7,34 @@
 
 import type { SocketStream } from "../src/stream.ts";
 
+/** The part of Bun's socket API this adapter uses (typed here so that every checker reads this file). */
+interface BunSocket {
+  readonly readyState: number;
+  write(data: Uint8Array): number;
+  pause(): void;
+  resume(): void;
+  shutdown(halfClose?: boolean): void;
+  end(): void;
+  terminate(): void;
+}
+
+interface BunConnect {
+  connect(options: {
+    fd: number;
+    allowHalfOpen: boolean;
+    socket: {
+      binaryType: "uint8array";
+      data(socket: BunSocket, chunk: Uint8Array): void;
+      drain(socket: BunSocket): void;
+      end(socket: BunSocket): void;
+      close(socket: BunSocket, error?: Error): void;
+      error(socket: BunSocket, error: Error): void;
+    };
+  }): Promise<BunSocket>;
+}
+
+const Bun = (globalThis as unknown as { Bun: BunConnect }).Bun;
+
 /**
  * Wraps a connected stream socket fd as web streams; the stream owns the fd.
  *
@@ -15,8 +43,8 @@ import type { SocketStream } from "../src/stream.ts";
  */
 export async function openSocketStream(fd: number): Promise<SocketStream> {
   let readController!: ReadableStreamDefaultController<Uint8Array>;
-  // Set once Bun.connect resolves; the readable's first pull comes before that.
-  let connected: { resume(): void; terminate(): void } | undefined;
+  // Filled once Bun.connect resolves; the readable's first pull comes before that.
+  const connected: { socket?: { resume(): void; terminate(): void } } = {};
   let drained: (() => void) | undefined;
   let closed = false;
   let closedResolve!: () => void;
@@ -36,10 +64,10 @@ export async function openSocketStream(fd: number): Promise<SocketStream> {
       readController = controller;
     },
     pull() {
-      connected?.resume();
+      connected.socket?.resume();
     },
     cancel() {
-      connected?.terminate();
+      connected.socket?.terminate();
     },
   }, { highWaterMark: 16 });
   const socket = await Bun.connect({
@@ -66,7 +94,7 @@ export async function openSocketStream(fd: number): Promise<SocketStream> {
       },
     },
   });
-  connected = socket;
+  connected.socket = socket;
   const writable = new WritableStream<Uint8Array>({
     async write(chunk) {
       let rest = chunk;

@@ -77,8 +77,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) =>
-      openFirst("deno", path, [path], (p) => bind(platform, p, table)).library,
+    open: (path, table) => openFirst("deno", path, [path], (p) => bind(platform, p, table)).library,
     errno: () => errnoView.getInt32(0),
     address: (buffer) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>))),
     env,

@@ -22,6 +22,7 @@ export {
 export { openSocketStream, type SocketStream } from "./stream.ts";
 export { childStdio, type StdioValue } from "./child.ts";
 export type { Credentials, SocketAddress } from "./structs.ts";
+export { describeFd, type FdDescription, type FdFamily, type FdType } from "./inspect.ts";
 export type { RuntimeName } from "./backend.ts";
 export { detectRuntime } from "./runtime.ts";
 

@@ -25,7 +25,9 @@ import { check, failure, system } from "./system.ts";
  */
 export function assertFd(fd: unknown, what = "fd"): asserts fd is number {
   if (typeof fd !== "number" || !Number.isInteger(fd)) {
-    throw new TypeError(`Expected ${what} to be an integer file descriptor, got ${typeof fd === "number" ? fd : typeof fd}`);
+    throw new TypeError(
+      `Expected ${what} to be an integer file descriptor, got ${typeof fd === "number" ? fd : typeof fd}`,
+    );
   }
   if (fd < 0 || fd > 0x7fffffff) throw new RangeError(`Expected ${what} to be from 0 to 2147483647, got ${fd}`);
 }

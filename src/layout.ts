@@ -167,18 +167,18 @@ const LINUX_COMMON = {
   stat: { size: 256, mode: 0x1c, ino: 0x20 },
 } as const;
 
-const LINUX_X86_64: StructLayouts = Object.freeze({
+const LINUX_X86_64: StructLayouts = Object.freeze<StructLayouts>({
   ...LINUX_COMMON,
   // __attribute__((packed)) on x86_64: the 64-bit data follows the events at 4.
   epollEvent: { size: 12, events: 0, data: 4 },
 });
 
-const LINUX_AARCH64: StructLayouts = Object.freeze({
+const LINUX_AARCH64: StructLayouts = Object.freeze<StructLayouts>({
   ...LINUX_COMMON,
   epollEvent: { size: 16, events: 0, data: 8 },
 });
 
-const DARWIN_64: StructLayouts = Object.freeze({
+const DARWIN_64: StructLayouts = Object.freeze<StructLayouts>({
   pointerSize: 8,
   sockaddrStorageSize: 128,
   sockaddrUn: { size: 106, len: 0, family: 1, familySize: 1, path: 2, pathSize: 104 },

@@ -4,16 +4,8 @@
  * @module
  */
 
-import { HandoverError } from "./errors.ts";
 import { assertFd, setCloseOnExec, waitForFd, type WaitOptions } from "./fd.ts";
-import {
-  cBuffer,
-  controlSpace,
-  decodeControl,
-  decodeMessageResult,
-  encodeControl,
-  encodeMessage,
-} from "./structs.ts";
+import { cBuffer, controlSpace, decodeControl, decodeMessageResult, encodeControl, encodeMessage } from "./structs.ts";
 import { failure, system } from "./system.ts";
 
 /** The most fds one message may carry (Linux's `SCM_MAX_FD`). */
@@ -199,4 +191,3 @@ export async function receiveFds(socket: number, options: ReceiveOptions = {}): 
     await waitForFd(socket, "readable", options);
   }
 }
-

@@ -256,9 +256,9 @@ export function encodeSocketAddress(
       if (name.length + 1 > un.pathSize) {
         throw new HandoverError(
           "ENAMETOOLONG",
-          `The unix socket ${abstract ? "name" : "path"} ${JSON.stringify(address.path)} is ${name.length} bytes, but sun_path holds at most ${
-            un.pathSize - 1
-          }`,
+          `The unix socket ${abstract ? "name" : "path"} ${
+            JSON.stringify(address.path)
+          } is ${name.length} bytes, but sun_path holds at most ${un.pathSize - 1}`,
         );
       }
       const bytes = cBuffer(un.size);

@@ -42,18 +42,18 @@ export type SymbolTable = Readonly<Record<string, SymbolDefinition>>;
 export const LIBC_SYMBOLS = {
   getpid: { parameters: [], result: "i32" },
   socket: {
-    parameters: ["i32" /* int domain */, "i32" /* int type */, "i32" /* int protocol */],
+    parameters: ["i32", /* int domain */ "i32", /* int type */ "i32" /* int protocol */],
     result: "i32",
   },
   socketpair: {
-    parameters: ["i32" /* int domain */, "i32" /* int type */, "i32" /* int protocol */, "buffer" /* int sv[2] */],
+    parameters: ["i32", /* int domain */ "i32", /* int type */ "i32", /* int protocol */ "buffer" /* int sv[2] */],
     result: "i32",
   },
   bind: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* const struct sockaddr *addr */, "u32" /* socklen_t addrlen */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* const struct sockaddr *addr */ "u32" /* socklen_t addrlen */],
     result: "i32",
   },
-  listen: { parameters: ["i32" /* int sockfd */, "i32" /* int backlog */], result: "i32" },
+  listen: { parameters: ["i32", /* int sockfd */ "i32" /* int backlog */], result: "i32" },
   accept4: {
     parameters: [
       "i32", /* int sockfd */
@@ -65,20 +65,20 @@ export const LIBC_SYMBOLS = {
     os: "linux",
   },
   accept: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* struct sockaddr *addr */, "buffer" /* socklen_t *addrlen */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* struct sockaddr *addr */ "buffer" /* socklen_t *addrlen */],
     result: "i32",
   },
   connect: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* const struct sockaddr *addr */, "u32" /* socklen_t addrlen */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* const struct sockaddr *addr */ "u32" /* socklen_t addrlen */],
     result: "i32",
   },
-  shutdown: { parameters: ["i32" /* int sockfd */, "i32" /* int how */], result: "i32" },
+  shutdown: { parameters: ["i32", /* int sockfd */ "i32" /* int how */], result: "i32" },
   sendmsg: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* const struct msghdr *msg */, "i32" /* int flags */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* const struct msghdr *msg */ "i32" /* int flags */],
     result: "isize",
   },
   recvmsg: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* struct msghdr *msg */, "i32" /* int flags */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* struct msghdr *msg */ "i32" /* int flags */],
     result: "isize",
   },
   sendto: {
@@ -93,37 +93,37 @@ export const LIBC_SYMBOLS = {
     result: "isize",
   },
   read: {
-    parameters: ["i32" /* int fd */, "buffer" /* void *buf */, "usize" /* size_t count */],
+    parameters: ["i32", /* int fd */ "buffer", /* void *buf */ "usize" /* size_t count */],
     result: "isize",
   },
   write: {
-    parameters: ["i32" /* int fd */, "buffer" /* const void *buf */, "usize" /* size_t count */],
+    parameters: ["i32", /* int fd */ "buffer", /* const void *buf */ "usize" /* size_t count */],
     result: "isize",
   },
   close: { parameters: ["i32" /* int fd */], result: "i32" },
   fcntl: {
-    parameters: ["i32" /* int fd */, "i32" /* int cmd */, "i32" /* ... int arg */],
+    parameters: ["i32", /* int fd */ "i32", /* int cmd */ "i32" /* ... int arg */],
     result: "i32",
     variadic: 2,
   },
   dup3: {
-    parameters: ["i32" /* int oldfd */, "i32" /* int newfd */, "i32" /* int flags */],
+    parameters: ["i32", /* int oldfd */ "i32", /* int newfd */ "i32" /* int flags */],
     result: "i32",
     os: "linux",
   },
-  dup2: { parameters: ["i32" /* int oldfd */, "i32" /* int newfd */], result: "i32" },
-  pipe2: { parameters: ["buffer" /* int pipefd[2] */, "i32" /* int flags */], result: "i32", os: "linux" },
+  dup2: { parameters: ["i32", /* int oldfd */ "i32" /* int newfd */], result: "i32" },
+  pipe2: { parameters: ["buffer", /* int pipefd[2] */ "i32" /* int flags */], result: "i32", os: "linux" },
   pipe: { parameters: ["buffer" /* int pipefd[2] */], result: "i32" },
   poll: {
-    parameters: ["buffer" /* struct pollfd *fds */, "usize" /* nfds_t nfds */, "i32" /* int timeout */],
+    parameters: ["buffer", /* struct pollfd *fds */ "usize", /* nfds_t nfds */ "i32" /* int timeout */],
     result: "i32",
   },
   getsockname: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* struct sockaddr *addr */, "buffer" /* socklen_t *addrlen */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* struct sockaddr *addr */ "buffer" /* socklen_t *addrlen */],
     result: "i32",
   },
   getpeername: {
-    parameters: ["i32" /* int sockfd */, "buffer" /* struct sockaddr *addr */, "buffer" /* socklen_t *addrlen */],
+    parameters: ["i32", /* int sockfd */ "buffer", /* struct sockaddr *addr */ "buffer" /* socklen_t *addrlen */],
     result: "i32",
   },
   getsockopt: {
@@ -158,7 +158,7 @@ export const LIBC_SYMBOLS = {
     os: "linux",
   },
   fstat: {
-    parameters: ["i32" /* int fd */, "buffer" /* struct stat *statbuf */],
+    parameters: ["i32", /* int fd */ "buffer" /* struct stat *statbuf */],
     result: "i32",
     os: "darwin",
     symbol: { "darwin-x86_64": "fstat$INODE64" },
@@ -175,17 +175,17 @@ export const LIBC_SYMBOLS = {
   },
   syscall: {
     // Used only for pidfd_open(2), which musl does not wrap.
-    parameters: ["isize" /* long number */, "i32" /* ... pid_t pid */, "u32" /* ... unsigned int flags */],
+    parameters: ["isize", /* long number */ "i32", /* ... pid_t pid */ "u32" /* ... unsigned int flags */],
     result: "isize",
     os: "linux",
   },
   unsetenv: { parameters: ["buffer" /* const char *name */], result: "i32" },
   memcpy: {
-    parameters: ["buffer" /* void *dest */, "pointer" /* const void *src */, "usize" /* size_t n */],
+    parameters: ["buffer", /* void *dest */ "pointer", /* const void *src */ "usize" /* size_t n */],
     result: "void",
   },
   free: { parameters: ["pointer" /* void *ptr */], result: "void" },
-} as const satisfies SymbolTable;
+} as const;
 
 /** The launchd check-in function, in libSystem on macOS (or a stand-in library in tests). */
 export const LAUNCHD_SYMBOLS = {
@@ -197,7 +197,13 @@ export const LAUNCHD_SYMBOLS = {
     ],
     result: "i32",
   },
-} as const satisfies SymbolTable;
+} as const;
+
+// Both tables must be valid symbol tables; `satisfies` would hide their literal types from isolated declarations.
+const _libcIsATable: SymbolTable = LIBC_SYMBOLS;
+const _launchdIsATable: SymbolTable = LAUNCHD_SYMBOLS;
+void _libcIsATable;
+void _launchdIsATable;
 
 /** The libc table's type. */
 export type LibcSymbols = typeof LIBC_SYMBOLS;
@@ -300,7 +306,11 @@ export function adaptFunctions<T extends SymbolTable>(
       const { padAt, padCount } = s;
       const inner = fn;
       fn = (...args: unknown[]) =>
-        inner(...args.slice(0, padAt), ...new Array(padCount).fill(0), ...args.slice(padAt).map((a) => BigInt(a as number)));
+        inner(
+          ...args.slice(0, padAt),
+          ...new Array(padCount).fill(0),
+          ...args.slice(padAt).map((a) => BigInt(a as number)),
+        );
     }
     if (s.result === "isize") {
       const inner = fn;

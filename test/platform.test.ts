@@ -74,9 +74,10 @@ it("a library that does not load fails with ELIBACC naming the runtime and every
     assert.match(e.message, new RegExp(`${RUNTIME} backend could not load /nonexistent/libmissing.so`));
     return true;
   });
-  assert.throws(() => openFirst("deno", "the C library", ["a.so", "b.so"], (p) => {
-    throw new Error(`no ${p}`);
-  }), /tried a.so: no a.so; b.so: no b.so/);
+  assert.throws(() =>
+    openFirst("deno", "the C library", ["a.so", "b.so"], (p) => {
+      throw new Error(`no ${p}`);
+    }), /tried a.so: no a.so; b.so: no b.so/);
 });
 
 it("the symbol table resolves per platform: Linux-only calls, Darwin names, Apple arm64 variadic padding", () => {
@@ -97,8 +98,10 @@ it("the symbol table resolves per platform: Linux-only calls, Darwin names, Appl
 
 it("platformOf() names the unsupported platform", () => {
   assert.deepEqual(platformOf("darwin", "arm64"), { os: "darwin", arch: "aarch64" });
-  assert.throws(() => platformOf("win32", "x64"), (e: unknown) =>
-    e instanceof HandoverError && e.code === "ENOTSUP" && /this is win32 on x64/.test(e.message));
+  assert.throws(
+    () => platformOf("win32", "x64"),
+    (e: unknown) => e instanceof HandoverError && e.code === "ENOTSUP" && /this is win32 on x64/.test(e.message),
+  );
 });
 
 it("errno names differ per OS, and errnoError() is shaped like Node's system errors", () => {

@@ -85,9 +85,15 @@ const runtimes = {
   }),
   bun: () => ({
     cmd: bin("bun"),
-    argv: ["test", "--timeout=120000", "--reporter=junit", `--reporter-outfile=${join(out, "bun.xml")}`, ...testFiles.map(
-      (f) => `./${f}`,
-    )],
+    argv: [
+      "test",
+      "--timeout=120000",
+      "--reporter=junit",
+      `--reporter-outfile=${join(out, "bun.xml")}`,
+      ...testFiles.map(
+        (f) => `./${f}`,
+      ),
+    ],
   }),
 };
 

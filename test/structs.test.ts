@@ -71,7 +71,10 @@ it("sockaddr_in and sockaddr_in6 round-trip with big-endian ports", () => {
   const { bytes } = encodeSocketAddress(linux, LINUX, { family: "inet", address: "10.0.0.1", port: 0x1234 });
   assert.deepEqual([...bytes.subarray(0, 8)], [2, 0, 0x12, 0x34, 10, 0, 0, 1]);
   assert.throws(() => encodeSocketAddress(linux, LINUX, { family: "inet", address: "1.2.3", port: 1 }), TypeError);
-  assert.throws(() => encodeSocketAddress(linux, LINUX, { family: "inet", address: "1.2.3.4", port: 70000 }), RangeError);
+  assert.throws(
+    () => encodeSocketAddress(linux, LINUX, { family: "inet", address: "1.2.3.4", port: 70000 }),
+    RangeError,
+  );
 });
 
 it("IPv6 addresses format in RFC 5952 form", () => {
@@ -166,7 +169,11 @@ it("struct msghdr points at the iovec, name and control buffers", () => {
   assert.equal(iv.getBigUint64(8, true), 3n);
   dv.setBigUint64(40, 24n, true);
   dv.setInt32(48, LINUX.MSG_CTRUNC, true);
-  assert.deepEqual(decodeMessageResult(linux, msghdr), { nameLength: name.length, controlLength: 24, flags: LINUX.MSG_CTRUNC });
+  assert.deepEqual(decodeMessageResult(linux, msghdr), {
+    nameLength: name.length,
+    controlLength: 24,
+    flags: LINUX.MSG_CTRUNC,
+  });
   const mac = encodeMessage(darwin, address, { iov: [payload] });
   assert.equal(mac.msghdr.byteLength, 48);
 });
