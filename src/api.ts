@@ -31,16 +31,16 @@ export { detectRuntime } from "./runtime.ts";
  * modules (Deno, Bun, Node ESM) load it while being imported, so only
  * CommonJS code needs to await this before the first synchronous call.
  *
- * @returns When the backend is ready.
+ * @returns When the backend is loaded.
  * @throws {HandoverError} `ELIBACC` when the C library cannot be loaded (in Deno: run with `--allow-ffi`).
  *
  * @example CommonJS
  * ```ts ignore
  * const handover = require("handover");
- * await handover.ready();
+ * await handover.init();
  * const [a, b] = handover.socketpair();
  * ```
  */
-export async function ready(): Promise<void> {
+export async function init(): Promise<void> {
   await loadBackend();
 }

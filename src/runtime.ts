@@ -84,7 +84,7 @@ export function loadBackend(): Promise<Backend> {
  *
  * @returns The backend.
  * @throws {HandoverError} The error loading failed with, or `ERR_HANDOVER_NOT_READY`
- * when it is still loading (only CommonJS code can get here: it must `await ready()`).
+ * when it is still loading (only CommonJS code can get here: it must `await init()`).
  *
  * @example
  * ```ts
@@ -99,7 +99,7 @@ export function currentBackend(): Backend {
   loadBackend().catch(() => {});
   throw new HandoverError(
     "ERR_HANDOVER_NOT_READY",
-    "handover's FFI backend is still loading: await ready() before the first call (only CommonJS needs this)",
+    "handover's FFI backend is still loading: await init() before the first call (only CommonJS needs this)",
   );
 }
 

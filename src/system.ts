@@ -29,7 +29,7 @@ let cached: System | undefined;
  * The system context of the loaded backend.
  *
  * @returns The context.
- * @throws {HandoverError} When the backend is not loaded (see `ready()`).
+ * @throws {HandoverError} When the backend is not loaded (see `init()`).
  *
  * @example
  * ```ts ignore

@@ -100,10 +100,12 @@ export class Container {
   /** `systemctl show -p NAME…` as an object. */
   async show(unit: string, properties: readonly string[]): Promise<Record<string, string>> {
     const out = await this.ok(["systemctl", "show", unit, ...properties.map((p) => `-p${p}`)]);
-    return Object.fromEntries(out.trim().split("\n").filter(Boolean).map((line) => {
-      const at = line.indexOf("=");
-      return [line.slice(0, at), line.slice(at + 1)];
-    }));
+    return Object.fromEntries(
+      out.trim().split("\n").filter(Boolean).map((line) => {
+        const at = line.indexOf("=");
+        return [line.slice(0, at), line.slice(at + 1)];
+      }),
+    );
   }
 
   /** The journal of a unit, for failure messages. */
