@@ -163,6 +163,11 @@ export const LIBC_SYMBOLS = {
     os: "darwin",
     symbol: { "darwin-x86_64": "fstat$INODE64" },
   },
+  fstatfs: {
+    parameters: ["i32", /* int fd */ "buffer" /* struct statfs *buf */],
+    result: "i32",
+    os: "linux",
+  },
   epoll_ctl: {
     parameters: [
       "i32", /* int epfd */
@@ -187,7 +192,11 @@ export const LIBC_SYMBOLS = {
   free: { parameters: ["pointer" /* void *ptr */], result: "void" },
 } as const;
 
-/** The launchd check-in function, in libSystem on macOS (or a stand-in library in tests). */
+/**
+ * The launchd check-in function, in libSystem on macOS (or a stand-in library
+ * in tests), and the `free` of the same library, which releases the array it
+ * returns (on macOS libSystem is the C library, so this is libc's `free`).
+ */
 export const LAUNCHD_SYMBOLS = {
   launch_activate_socket: {
     parameters: [
@@ -197,6 +206,7 @@ export const LAUNCHD_SYMBOLS = {
     ],
     result: "i32",
   },
+  free: { parameters: ["pointer" /* void *ptr */], result: "void" },
 } as const;
 
 // Both tables must be valid symbol tables; `satisfies` would hide their literal types from isolated declarations.
@@ -204,6 +214,9 @@ const _libcIsATable: SymbolTable = LIBC_SYMBOLS;
 const _launchdIsATable: SymbolTable = LAUNCHD_SYMBOLS;
 void _libcIsATable;
 void _launchdIsATable;
+
+/** The launchd table's type. */
+export type LaunchdSymbols = typeof LAUNCHD_SYMBOLS;
 
 /** The libc table's type. */
 export type LibcSymbols = typeof LIBC_SYMBOLS;
