@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { Container, containerSkip, serviceCommand } from "./_container.ts";
-import { RUNTIME, sleep } from "./_helpers.ts";
+import { ROOT, RUNTIME, sleep } from "./_helpers.ts";
 
 interface Answer {
   name: string;
@@ -64,6 +64,8 @@ it(
           "NotifyAccess=main",
           "FileDescriptorStoreMax=4",
           "Environment=HOME=/root",
+          // node --import tsx resolves tsx from the working directory.
+          `WorkingDirectory=${ROOT}`,
         ].join("\n"),
       });
       await container.ok(["systemctl", "start", web, admin]);
