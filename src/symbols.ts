@@ -336,3 +336,51 @@ export function adaptFunctions<T extends SymbolTable>(
   }
   return functions as unknown as ForeignFunctions<T>;
 }
+
+/**
+ * The functions of a table, each bound through `bindOne` the first time it
+ * is used and adapted like {@link adaptFunctions}. A process that calls five
+ * functions pays for five bindings, not for the whole table: in Deno each
+ * binding compiles a trampoline (about 0.1 ms), which made loading the
+ * backend the largest part of `collect()`'s start-up time.
+ *
+ * @param resolved The functions to offer (from {@link resolveSymbols}).
+ * @param bindOne Binds one function through the runtime's FFI; may throw.
+ * @param onError Turns a binding failure into the error to throw.
+ * @returns The functions, typed by the table.
+ *
+ * @example
+ * ```ts ignore
+ * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), (s) => bindWithFfi(s));
+ * ```
+ */
+export function lazyFunctions<T extends SymbolTable>(
+  resolved: readonly ResolvedSymbol[],
+  // deno-lint-ignore no-explicit-any
+  bindOne: (symbol: ResolvedSymbol) => (...args: any[]) => any,
+  onError: (symbol: ResolvedSymbol, error: unknown) => Error = (_, error) => error as Error,
+): ForeignFunctions<T> {
+  const functions: Record<string, unknown> = {};
+  for (const s of resolved) {
+    Object.defineProperty(functions, s.name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        let bound;
+        try {
+          bound = adaptFunctions([s], { [s.name]: bindOne(s) })[s.name];
+        } catch (error) {
+          throw onError(s, error);
+        }
+        Object.defineProperty(functions, s.name, {
+          value: bound,
+          enumerable: true,
+          writable: false,
+          configurable: false,
+        });
+        return bound;
+      },
+    });
+  }
+  return functions as ForeignFunctions<T>;
+}

@@ -40,6 +40,7 @@ interface Described {
   listening: boolean;
   address: { family: string; address?: string; port?: number; path?: string };
   closeOnExec: boolean;
+  inode: string;
 }
 
 interface Report {
@@ -309,7 +310,7 @@ it(
               closeOnExec: true,
               inode: found.listenFds.value![2]!.inode,
             },
-          ] as never);
+          ]);
           assert.deepEqual(found.collected, {
             web: { ok: true, value: [3] },
             admin: { ok: true, value: [4] },
