@@ -50,6 +50,7 @@ interface Report {
   activatedAfter: boolean;
   environmentBefore: Record<string, string>;
   environmentAfter: Record<string, string>;
+  cEnvironmentAfter: string[];
   listenFds: Attempt<Described[]>;
   collected: Record<string, Attempt<number[]>>;
   again: Record<string, Attempt<number[]>>;
@@ -322,8 +323,9 @@ it(
           }
           assert.equal(found.unknownName.code, "ENOENT");
           assert.match(found.unknownName.message!, /"no-such-name".*"web", "admin", "local"/);
-          // Unset in the runtime's view and in what every kind of child inherits.
+          // Unset in the runtime's view, in the C environment and in what every kind of child inherits.
           assert.deepEqual(found.environmentAfter, {});
+          assert.deepEqual(found.cEnvironmentAfter, []);
           assert.deepEqual(found.childEnvironment, {});
           if (RUNTIME === "deno") assert.deepEqual(found.denoChildEnvironment, {});
           if (RUNTIME === "bun") {
@@ -507,7 +509,9 @@ it(
       const listed = runtime.listenFds;
       const collected = runtime.collected.web!;
       // Whatever the outcome, the variables are gone afterwards, as with sd_listen_fds(1).
-      if (Object.keys(runtime.environmentAfter).length > 0) problems.push(`${where}: environment not unset`);
+      if (Object.keys(runtime.environmentAfter).length > 0 || runtime.cEnvironmentAfter.length > 0) {
+        problems.push(`${where}: environment not unset`);
+      }
       if (libsystemd.r < 0) {
         const code = -libsystemd.r === EBADF ? "EBADF" : "EINVAL";
         if (listed.ok || listed.code !== code) problems.push(`${where}: expected ${code}`);
@@ -613,7 +617,9 @@ it(
     const pid = String(kept!.pid);
     assert.deepEqual(kept!.environmentAfter, { LISTEN_PID: pid, LISTEN_FDS: "1", LISTEN_FDNAMES: "web" });
     assert.deepEqual(kept!.childEnvironment, { LISTEN_PID: pid, LISTEN_FDS: "1", LISTEN_FDNAMES: "web" });
+    assert.deepEqual(kept!.cEnvironmentAfter, ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"]);
     assert.deepEqual(unset!.environmentAfter, {});
+    assert.deepEqual(unset!.cEnvironmentAfter, []);
     assert.deepEqual(unset!.childEnvironment, {});
     if (RUNTIME === "deno") assert.deepEqual(unset!.denoChildEnvironment, {});
     if (RUNTIME === "bun") assert.deepEqual(unset!.bunChildEnvironment!.processEnv, {});
