@@ -131,7 +131,7 @@ const U64 = 1n << 64n;
  * @param text The value.
  * @returns The number, or undefined when libsystemd would reject it.
  *
- * @example
+ * @example Hex, and a trailing space
  * ```ts
  * import { parseSystemdInt } from "./activation.ts";
  * parseSystemdInt(" 0x10"); // 16
@@ -154,7 +154,7 @@ export function parseSystemdInt(text: string): number | undefined {
  * @param text The value.
  * @returns The number, or undefined when libsystemd would reject it.
  *
- * @example
+ * @example The largest unsigned 64-bit value
  * ```ts
  * import { parseSystemdU64 } from "./activation.ts";
  * parseSystemdU64("18446744073709551615"); // 18446744073709551615n
@@ -173,7 +173,7 @@ export function parseSystemdU64(text: string): bigint | undefined {
  * @param text The value.
  * @returns The pid (positive), or undefined when libsystemd would reject it.
  *
- * @example
+ * @example A sign is allowed, zero is not
  * ```ts
  * import { parseSystemdPid } from "./activation.ts";
  * parseSystemdPid("+42"); // 42
@@ -197,7 +197,7 @@ export function parseSystemdPid(text: string): number | undefined {
  * @returns The names.
  * @throws {HandoverError} `EINVAL` for a trailing backslash.
  *
- * @example
+ * @example Empty fields are kept
  * ```ts
  * import { splitFdNames } from "./activation.ts";
  * splitFdNames("web::admin"); // ["web", "", "admin"]
@@ -243,7 +243,7 @@ function invalid(variable: string, value: string, expected: string): HandoverErr
  * @returns Whether the fds are for this process, and which.
  * @throws {HandoverError} `EINVAL` naming the variable and its value when one is malformed.
  *
- * @example
+ * @example The variables of a named two-fd activation
  * ```ts
  * import { parseListenEnvironment } from "./activation.ts";
  * parseListenEnvironment({ LISTEN_PID: "42", LISTEN_FDS: "2", LISTEN_FDNAMES: "web:admin" }, { pid: 42 });
@@ -310,7 +310,7 @@ export function parseListenEnvironment(env: ListenEnvironment, options: ParseLis
  * @returns One name per fd.
  * @throws {HandoverError} `EINVAL` when the counts differ.
  *
- * @example
+ * @example No LISTEN_FDNAMES
  * ```ts
  * import { matchFdNames } from "./activation.ts";
  * matchFdNames(2, undefined); // ["unknown", "unknown"]

@@ -36,7 +36,7 @@ let bound: { readonly path: string; readonly functions: ForeignFunctions<Launchd
  *
  * @returns Its path, or undefined when there is no launchd.
  *
- * @example
+ * @example On macOS
  * ```ts ignore
  * launchdLibrary(); // "/usr/lib/libSystem.B.dylib" on macOS
  * ```
@@ -74,7 +74,7 @@ function launchdError(name: string, errno: number): HandoverError {
  * @throws {HandoverError} `ENOENT` (no such socket), `ESRCH` (not a launchd job),
  * `EALREADY` (already activated), `ELIBACC` when the library cannot be loaded.
  *
- * @example
+ * @example Ask launchd for a socket
  * ```ts ignore
  * const fds = activateLaunchdSocket("web", LIBSYSTEM_PATH);
  * ```

@@ -348,8 +348,9 @@ export function adaptFunctions<T extends SymbolTable>(
  * @param bindOne Binds one function through the runtime's FFI; may throw.
  * @param onError Turns a binding failure into the error to throw.
  * @returns The functions, typed by the table.
+ * @throws What `onError` returns, when a function is first used and cannot be bound.
  *
- * @example
+ * @example Bind libc lazily
  * ```ts ignore
  * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), (s) => bindWithFfi(s));
  * ```
