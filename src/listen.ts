@@ -96,9 +96,10 @@ function readEnvironment(): ListenEnvironment {
 }
 
 /**
- * Removes the activation variables from the runtime's environment and from
- * the C environment (`unsetenv(3)`), which is what `child_process`,
- * `Bun.spawn`, `Deno.Command` and exec(3) hand to children.
+ * Removes the activation variables from the runtime's environment (what
+ * `node:child_process` builds a child's environment from) and from the C
+ * environment (`unsetenv(3)`: what exec(3) and Deno's own spawning pass on).
+ * Bun's `process.env` deletion does not reach the C environment by itself.
  */
 function unsetListenEnvironment(): void {
   const { backend, libc } = system();
