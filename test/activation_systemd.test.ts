@@ -47,6 +47,7 @@ it(
     const web = `ho-web-${RUNTIME}.socket`;
     const admin = `ho-admin-${RUNTIME}.socket`;
     const container = await Container.boot(`activation-${RUNTIME}`);
+    let failure: unknown;
     try {
       await container.installUnits({
         [web]: [
@@ -112,8 +113,15 @@ it(
       // The stored listener is the same socket: a client of its port reaches the new instance.
       const fromStore = await ask(container, first.storedPort);
       assert.deepEqual([fromStore.name, fromStore.pid], ["stored", after.pid]);
-    } finally {
-      await container.stop();
+    } catch (error) {
+      failure = error;
     }
+    // The test's own failure comes first; the host check still fails the test when it alone fails.
+    try {
+      await container.stop();
+    } catch (error) {
+      if (failure === undefined) throw error;
+    }
+    if (failure !== undefined) throw failure;
   },
 );
