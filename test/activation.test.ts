@@ -51,6 +51,7 @@ interface Report {
   environmentBefore: Record<string, string>;
   environmentAfter: Record<string, string>;
   cEnvironmentAfter: string[];
+  fdsLeft: string[];
   listenFds: Attempt<Described[]>;
   collected: Record<string, Attempt<number[]>>;
   again: Record<string, Attempt<number[]>>;
@@ -508,6 +509,7 @@ it(
       }
       const listed = runtime.listenFds;
       const collected = runtime.collected.web!;
+      if (runtime.fdsLeft.length > 0) problems.push(`${where}: fds left open: ${runtime.fdsLeft}`);
       // Whatever the outcome, the variables are gone afterwards, as with sd_listen_fds(1).
       if (Object.keys(runtime.environmentAfter).length > 0 || runtime.cEnvironmentAfter.length > 0) {
         problems.push(`${where}: environment not unset`);
@@ -551,6 +553,8 @@ it(
       { label: "garbage", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "x1" }) },
     ].map((c) => ({ ...c, instructions: { collect: ["unknown"] } })));
     const [own, other, garbage] = results.map((r) => r.runtime);
+    // The pidfd opened to learn our own inode is closed again.
+    assert.deepEqual(results.map((r) => r.runtime.fdsLeft), [[], [], []]);
     assert.equal(own!.listenFds.value!.length, 1);
     assert.deepEqual(own!.collected.unknown, { ok: true, value: [3] });
     assert.equal(own!.environmentAfter.LISTEN_PIDFDID, undefined);
