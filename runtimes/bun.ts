@@ -8,9 +8,10 @@ import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { type Platform, platformOf } from "../src/platform.ts";
+import { HandoverError } from "../src/errors.ts";
 import {
-  adaptFunctions,
   type ForeignFunctions,
+  lazyFunctions,
   LIBC_SYMBOLS,
   type LibcSymbols,
   type NativeType,
@@ -30,17 +31,29 @@ const BUN_TYPES: Readonly<Record<NativeType, FFIType>> = {
   void: FFIType.void,
 };
 
+// Each function is bound at its first use: a process pays only for what it calls.
 function bind<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
-  const resolved = resolveSymbols(table, platform);
-  const definitions: Record<string, { args: FFIType[]; returns: FFIType }> = {};
-  for (const s of resolved) {
-    definitions[s.symbol] = { args: s.parameters.map((t) => BUN_TYPES[t]), returns: BUN_TYPES[s.result] };
-  }
-  const library = dlopen(path, definitions);
-  // bun:ffi names functions by their exported symbol; the core calls them by table key.
-  const byName: Record<string, unknown> = {};
-  for (const s of resolved) byName[s.name] = library.symbols[s.symbol];
-  return adaptFunctions<T>(resolved, byName as never);
+  return lazyFunctions<T>(
+    resolveSymbols(table, platform),
+    (s) => {
+      const library = dlopen(path, {
+        [s.symbol]: { args: s.parameters.map((t) => BUN_TYPES[t]), returns: BUN_TYPES[s.result] },
+      });
+      // bun:ffi names functions by their exported symbol; the core calls them by table key.
+      return library.symbols[s.symbol] as (...args: unknown[]) => unknown;
+    },
+    (s, cause) =>
+      new HandoverError("ELIBACC", `handover's bun backend could not bind ${s.symbol} from ${path}: ${cause}`, {
+        cause,
+      }),
+  );
+}
+
+// Another library (launchd's): bind its few functions now, so that a wrong library fails here.
+function openNow<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
+  const functions = bind(platform, path, table);
+  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
+  return functions;
 }
 
 /**
@@ -50,19 +63,15 @@ function bind<T extends SymbolTable>(platform: Platform, path: string, table: T)
  */
 export function createBackend(): Backend {
   const platform = platformOf(process.platform, process.arch);
-  const { library: libc, path: libcPath } = openFirst(
+  // Opening the library for errno proves that it loads; the functions are bound at their first use.
+  const errnoSymbol = platform.os === "darwin" ? "__error" : "__errno_location";
+  const { library: errnoLibrary, path: libcPath } = openFirst(
     "bun",
     "the C library",
     libcCandidates(platform),
-    (path) => bind(platform, path, LIBC_SYMBOLS),
-  );
-  const errnoSymbol = platform.os === "darwin" ? "__error" : "__errno_location";
-  const { library: errnoLibrary } = openFirst(
-    "bun",
-    "the C library's errno",
-    [libcPath],
     (path) => dlopen(path, { [errnoSymbol]: { args: [], returns: FFIType.ptr } }),
   );
+  const libc = bind(platform, libcPath, LIBC_SYMBOLS);
   const errnoPointer = errnoLibrary.symbols[errnoSymbol]!() as number | null;
   if (errnoPointer === null || errnoPointer === 0) throw new Error(`${errnoSymbol}() returned NULL`);
 
@@ -78,7 +87,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) => openFirst("bun", path, [path], (p) => bind(platform, p, table)).library,
+    open: (path, table) => openFirst("bun", path, [path], (p) => openNow(platform, p, table)).library,
     errno: () => read.i32(errnoPointer as never, 0),
     address: (buffer) => buffer.byteLength === 0 ? 0n : BigInt(ptr(buffer)),
     env,

@@ -7,12 +7,14 @@
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { platformOf } from "../src/platform.ts";
+import { HandoverError } from "../src/errors.ts";
 import {
-  adaptFunctions,
   type ForeignFunctions,
+  lazyFunctions,
   LIBC_SYMBOLS,
   type LibcSymbols,
   type NativeType,
+  type ResolvedSymbol,
   resolveSymbols,
   type SymbolTable,
 } from "../src/symbols.ts";
@@ -29,18 +31,31 @@ const DENO_TYPES: Readonly<Record<NativeType, Deno.NativeType | "void">> = {
   void: "void",
 };
 
+function definition(s: ResolvedSymbol): Deno.ForeignFunction {
+  return {
+    name: s.symbol,
+    parameters: s.parameters.map((t) => DENO_TYPES[t] as Deno.NativeType),
+    result: DENO_TYPES[s.result],
+  };
+}
+
+// Each function is bound at its first use (Deno compiles a trampoline per symbol).
 function bind<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
-  const resolved = resolveSymbols(table, platform);
-  const definitions: Record<string, Deno.ForeignFunction> = {};
-  for (const s of resolved) {
-    definitions[s.name] = {
-      name: s.symbol,
-      parameters: s.parameters.map((t) => DENO_TYPES[t] as Deno.NativeType),
-      result: DENO_TYPES[s.result],
-    };
-  }
-  const library = Deno.dlopen(path, definitions);
-  return adaptFunctions<T>(resolved, library.symbols as never);
+  return lazyFunctions<T>(
+    resolveSymbols(table, platform),
+    (s) => Deno.dlopen(path, { [s.name]: definition(s) }).symbols[s.name] as (...args: unknown[]) => unknown,
+    (s, cause) =>
+      new HandoverError("ELIBACC", `handover's deno backend could not bind ${s.symbol} from ${path}: ${cause}`, {
+        cause,
+      }),
+  );
+}
+
+// Another library (launchd's): bind its few functions now, so that a wrong library fails here.
+function openNow<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
+  const functions = bind(platform, path, table);
+  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
+  return functions;
 }
 
 /**
@@ -50,20 +65,21 @@ function bind<T extends SymbolTable>(platform: Platform, path: string, table: T)
  */
 export function createBackend(): Backend {
   const platform = platformOf(Deno.build.os, Deno.build.arch);
-  const { library: libc, path: libcPath } = openFirst(
+  // Opening the library for errno proves that it loads; the functions are bound at their first use.
+  const { library: errnoLibrary, path: libcPath } = openFirst(
     "deno",
     "the C library",
     libcCandidates(platform),
-    (path) => bind(platform, path, LIBC_SYMBOLS),
+    (path) =>
+      Deno.dlopen(path, {
+        errnoLocation: {
+          name: platform.os === "darwin" ? "__error" : "__errno_location",
+          parameters: [],
+          result: "pointer",
+        },
+      }),
   );
-  const { library: errnoLibrary } = openFirst("deno", "the C library's errno", [libcPath], (path) =>
-    Deno.dlopen(path, {
-      errnoLocation: {
-        name: platform.os === "darwin" ? "__error" : "__errno_location",
-        parameters: [],
-        result: "pointer",
-      },
-    }));
+  const libc = bind(platform, libcPath, LIBC_SYMBOLS);
   const errnoPointer = errnoLibrary.symbols.errnoLocation();
   if (errnoPointer === null) throw new Error("__errno_location() returned NULL");
   const errnoView = new Deno.UnsafePointerView(errnoPointer);
@@ -77,7 +93,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) => openFirst("deno", path, [path], (p) => bind(platform, p, table)).library,
+    open: (path, table) => openFirst("deno", path, [path], (p) => openNow(platform, p, table)).library,
     errno: () => errnoView.getInt32(0),
     address: (buffer) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>))),
     env,

@@ -4,13 +4,17 @@
  * @module
  */
 
-import koffi from "koffi";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type koffiModule from "koffi";
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
+import { HandoverError } from "../src/errors.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { type Platform, platformOf } from "../src/platform.ts";
 import {
-  adaptFunctions,
   type ForeignFunctions,
+  lazyFunctions,
   LIBC_SYMBOLS,
   type LibcSymbols,
   type NativeType,
@@ -30,14 +34,54 @@ const KOFFI_TYPES: Readonly<Record<NativeType, string>> = {
   void: "void",
 };
 
-function bind<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
-  const resolved = resolveSymbols(table, platform);
-  const library = koffi.load(path);
-  const raw: Record<string, unknown> = {};
-  for (const s of resolved) {
-    raw[s.name] = library.func(s.symbol, KOFFI_TYPES[s.result], s.parameters.map((t) => KOFFI_TYPES[t]));
+type Koffi = typeof koffiModule;
+
+const require = createRequire(import.meta.url);
+
+/**
+ * koffi itself. Its entry point finds its prebuilt binary by reading the
+ * Node executable's ELF headers to tell glibc from musl, and with the module
+ * resolution around it that is most of the 9 ms `import "koffi"` takes. On
+ * glibc Linux this loads the same prebuilt module directly when npm put it
+ * beside koffi (about 1.7 ms); anywhere else it takes koffi's own loader.
+ */
+function loadKoffi(): Koffi {
+  const arch = process.arch;
+  if (process.platform === "linux" && !existsSync(`/lib/ld-musl-${arch === "x64" ? "x86_64" : "aarch64"}.so.1`)) {
+    try {
+      const prebuilt = require.resolve(`@koromix/koffi-linux-${arch}/package.json`);
+      const native = require(join(dirname(prebuilt), `linux_${arch}`, "koffi.node")) as Koffi;
+      // Only what handover calls; koffi's own JavaScript adds nothing to these.
+      if (["load", "errno", "address"].every((name) => typeof native[name as keyof Koffi] === "function")) {
+        return native;
+      }
+    } catch {
+      // Another layout or libc: koffi's own loader below knows them all.
+    }
   }
-  return adaptFunctions<T>(resolved, raw as never);
+  return require("koffi") as Koffi;
+}
+
+const koffi = loadKoffi();
+
+// Each function is bound at its first use: a process pays only for what it calls.
+function bind<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
+  const library = koffi.load(path);
+  return lazyFunctions<T>(
+    resolveSymbols(table, platform),
+    (s) => library.func(s.symbol, KOFFI_TYPES[s.result], s.parameters.map((t) => KOFFI_TYPES[t])),
+    (s, cause) =>
+      new HandoverError("ELIBACC", `handover's node backend could not bind ${s.symbol} from ${path}: ${cause}`, {
+        cause,
+      }),
+  );
+}
+
+// Another library (launchd's): bind its few functions now, so that a wrong library fails here.
+function openNow<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
+  const functions = bind(platform, path, table);
+  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
+  return functions;
 }
 
 /**
@@ -65,7 +109,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) => openFirst("node", path, [path], (p) => bind(platform, p, table)).library,
+    open: (path, table) => openFirst("node", path, [path], (p) => openNow(platform, p, table)).library,
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     env,

@@ -80,6 +80,10 @@ export interface SystemConstants {
   readonly AT_EMPTY_PATH: number;
   /** statx(2) mask bits for type, mode and inode; 0 on Darwin. */
   readonly STATX_BASIC: number;
+  /** The pidfd_open(2) syscall number (the same on x86_64 and aarch64); 0 on Darwin. */
+  readonly SYS_pidfd_open: number;
+  /** `f_type` of pidfs (Linux 6.9+), whose pidfd inodes tell processes apart; 0 on Darwin. */
+  readonly PIDFS_MAGIC: number;
   /** `SOMAXCONN`, the default backlog. */
   readonly SOMAXCONN: number;
 }
@@ -142,6 +146,8 @@ export const LINUX: SystemConstants = Object.freeze({
   AT_EMPTY_PATH: 0x1000,
   // STATX_TYPE | STATX_MODE | STATX_INO
   STATX_BASIC: 0x1 | 0x2 | 0x100,
+  SYS_pidfd_open: 434,
+  PIDFS_MAGIC: 0x50494446,
   SOMAXCONN: 4096,
 });
 
@@ -202,6 +208,8 @@ export const DARWIN: SystemConstants = Object.freeze({
   S_IFDIR: 0o040000,
   AT_EMPTY_PATH: 0,
   STATX_BASIC: 0,
+  SYS_pidfd_open: 0,
+  PIDFS_MAGIC: 0,
   SOMAXCONN: 128,
 });
 

@@ -120,6 +120,13 @@ export interface StatLayout {
   readonly ino: number;
 }
 
+/** `struct statfs` (Linux fstatfs(2); only `f_type` is read). */
+export interface StatfsLayout {
+  readonly size: number;
+  /** `f_type`, a `__fsword_t` (8 bytes on 64-bit Linux). */
+  readonly type: number;
+}
+
 /** Every layout of one platform. */
 export interface StructLayouts {
   readonly pointerSize: 8;
@@ -138,6 +145,8 @@ export interface StructLayouts {
   /** Undefined where there is no epoll (Darwin). */
   readonly epollEvent: EpollEventLayout | undefined;
   readonly stat: StatLayout;
+  /** Undefined where handover does not call fstatfs(2) (Darwin). */
+  readonly statfs: StatfsLayout | undefined;
 }
 
 const LINUX_COMMON = {
@@ -165,6 +174,7 @@ const LINUX_COMMON = {
   pollfd: { size: 8, fd: 0, events: 4, revents: 6 },
   // struct statx: stx_mode (u16) at 0x1c, stx_ino (u64) at 0x20; 256 bytes in all.
   stat: { size: 256, mode: 0x1c, ino: 0x20 },
+  statfs: { size: 120, type: 0 },
 } as const;
 
 const LINUX_X86_64: StructLayouts = Object.freeze<StructLayouts>({
@@ -205,6 +215,7 @@ const DARWIN_64: StructLayouts = Object.freeze<StructLayouts>({
   epollEvent: undefined,
   // struct stat with 64-bit inodes: st_dev (i32) at 0, st_mode (u16) at 4, st_ino (u64) at 8.
   stat: { size: 144, mode: 4, ino: 8 },
+  statfs: undefined,
 });
 
 /**

@@ -163,6 +163,11 @@ export const LIBC_SYMBOLS = {
     os: "darwin",
     symbol: { "darwin-x86_64": "fstat$INODE64" },
   },
+  fstatfs: {
+    parameters: ["i32", /* int fd */ "buffer" /* struct statfs *buf */],
+    result: "i32",
+    os: "linux",
+  },
   epoll_ctl: {
     parameters: [
       "i32", /* int epfd */
@@ -187,7 +192,11 @@ export const LIBC_SYMBOLS = {
   free: { parameters: ["pointer" /* void *ptr */], result: "void" },
 } as const;
 
-/** The launchd check-in function, in libSystem on macOS (or a stand-in library in tests). */
+/**
+ * The launchd check-in function, in libSystem on macOS (or a stand-in library
+ * in tests), and the `free` of the same library, which releases the array it
+ * returns (on macOS libSystem is the C library, so this is libc's `free`).
+ */
 export const LAUNCHD_SYMBOLS = {
   launch_activate_socket: {
     parameters: [
@@ -197,6 +206,7 @@ export const LAUNCHD_SYMBOLS = {
     ],
     result: "i32",
   },
+  free: { parameters: ["pointer" /* void *ptr */], result: "void" },
 } as const;
 
 // Both tables must be valid symbol tables; `satisfies` would hide their literal types from isolated declarations.
@@ -204,6 +214,9 @@ const _libcIsATable: SymbolTable = LIBC_SYMBOLS;
 const _launchdIsATable: SymbolTable = LAUNCHD_SYMBOLS;
 void _libcIsATable;
 void _launchdIsATable;
+
+/** The launchd table's type. */
+export type LaunchdSymbols = typeof LAUNCHD_SYMBOLS;
 
 /** The libc table's type. */
 export type LibcSymbols = typeof LIBC_SYMBOLS;
@@ -322,4 +335,53 @@ export function adaptFunctions<T extends SymbolTable>(
     functions[s.name] = fn;
   }
   return functions as unknown as ForeignFunctions<T>;
+}
+
+/**
+ * The functions of a table, each bound through `bindOne` the first time it
+ * is used and adapted like {@link adaptFunctions}. A process that calls five
+ * functions pays for five bindings, not for the whole table: in Deno each
+ * binding compiles a trampoline (about 0.1 ms), which made loading the
+ * backend the largest part of `collect()`'s start-up time.
+ *
+ * @param resolved The functions to offer (from {@link resolveSymbols}).
+ * @param bindOne Binds one function through the runtime's FFI; may throw.
+ * @param onError Turns a binding failure into the error to throw.
+ * @returns The functions, typed by the table.
+ * @throws What `onError` returns, when a function is first used and cannot be bound.
+ *
+ * @example Bind libc lazily
+ * ```ts ignore
+ * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), (s) => bindWithFfi(s));
+ * ```
+ */
+export function lazyFunctions<T extends SymbolTable>(
+  resolved: readonly ResolvedSymbol[],
+  // deno-lint-ignore no-explicit-any
+  bindOne: (symbol: ResolvedSymbol) => (...args: any[]) => any,
+  onError: (symbol: ResolvedSymbol, error: unknown) => Error = (_, error) => error as Error,
+): ForeignFunctions<T> {
+  const functions: Record<string, unknown> = {};
+  for (const s of resolved) {
+    Object.defineProperty(functions, s.name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        let bound;
+        try {
+          bound = adaptFunctions([s], { [s.name]: bindOne(s) })[s.name];
+        } catch (error) {
+          throw onError(s, error);
+        }
+        Object.defineProperty(functions, s.name, {
+          value: bound,
+          enumerable: true,
+          writable: false,
+          configurable: false,
+        });
+        return bound;
+      },
+    });
+  }
+  return functions as ForeignFunctions<T>;
 }

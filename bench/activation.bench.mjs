@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+// Process start to collect() returning, per runtime, against an empty script
+// in the same runtime: each child is started by /bin/sh with LISTEN_PID=$$,
+// LISTEN_FDS=1, LISTEN_FDNAMES=web and a listening socket at fd 3, imports
+// handover, calls collect("web") and exits. Runs are interleaved (A, B, B, A…)
+// so that load from other processes hits both sides alike; the table shows
+// medians of the whole process (spawn to exit) and of the in-process time
+// (performance.now() when collect() returned, or at the empty script's first
+// line). Each runtime runs the library as its users get it (Deno: the
+// TypeScript modules, as from JSR; Bun and Node: one bundled module, as from
+// npm), plus the other form for comparison; Node runs in a clean environment
+// (no NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
+// Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30)
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const runs = Number(process.env.BENCH_RUNS ?? 30);
+const warmups = 3;
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const fixtures = join(root, "bench", "fixtures");
+const out = join(root, ".cache", "bench-activation");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const node24 = join(root, ".cache", `node-${pkg.config?.node24}`, "node_modules", "node", "bin", "node");
+const systemNode = process.env.npm_node_execpath && !process.env.npm_node_execpath.includes("node_modules")
+  ? process.env.npm_node_execpath
+  : process.execPath;
+
+// The library as a build ships it: one ES module per runtime, with the other
+// runtimes' backends left out (runtime.ts never imports them there).
+mkdirSync(out, { recursive: true });
+const { build } = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
+const leftOut = {
+  node: /runtimes\/(deno|bun|bun_stream)\.ts$/,
+  bun: /runtimes\/(deno|node|node_stream)\.ts$/,
+  deno: /runtimes\/(node|bun|bun_stream)\.ts$/,
+};
+for (const [target, filter] of Object.entries(leftOut)) {
+  for (const name of ["collect", "empty"]) {
+    await build({
+      entryPoints: [join(fixtures, `${name}.ts`)],
+      outfile: join(out, `${name}-${target}.mjs`),
+      bundle: true,
+      format: "esm",
+      platform: target === "node" ? "node" : "neutral",
+      target: "es2022",
+      external: ["koffi", "node:*", "bun:ffi"],
+      logLevel: "warning",
+      plugins: [{
+        name: "one-runtime",
+        setup(b) {
+          b.onResolve({ filter }, (a) => ({ path: a.path, namespace: "left-out" }));
+          b.onLoad({ filter: /.*/, namespace: "left-out" }, () => ({ contents: "export {};", loader: "js" }));
+        },
+      }],
+    });
+  }
+}
+writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+
+const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
+const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
+const rows = [
+  { runtime: "deno", form: "TypeScript modules (as from JSR)", argv: (n) => deno(join(fixtures, `${n}.ts`)), goal: 3 },
+  { runtime: "deno", form: "one bundled module", argv: (n) => deno(join(out, `${n}-deno.mjs`)), goal: undefined },
+  { runtime: "bun", form: "TypeScript modules", argv: (n) => [bin("bun"), join(fixtures, `${n}.ts`)], goal: undefined },
+  { runtime: "bun", form: "npm bundle", argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)], goal: 3 },
+  {
+    runtime: `node ${nodeVersion}`,
+    form: "npm bundle",
+    argv: (n) => [systemNode, join(out, `${n}-node.mjs`)],
+    goal: 10,
+  },
+];
+if (existsSync(node24)) {
+  rows.push(
+    { runtime: "node 24", form: "npm bundle", argv: (n) => [node24, join(out, `${n}-node.mjs`)], goal: 10 },
+    {
+      runtime: "node 24",
+      form: "TypeScript by type stripping",
+      argv: (n) => [node24, join(fixtures, `${n}.ts`)],
+      goal: undefined,
+    },
+  );
+}
+
+const server = createServer();
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const socketFd = server._handle.fd;
+// A clean environment: no NODE_OPTIONS, NODE_EXTRA_CA_CERTS or the like.
+const env = { PATH: process.env.PATH, HOME: process.env.HOME, LISTEN_FDS: "1", LISTEN_FDNAMES: "web" };
+
+function once(argv) {
+  const started = process.hrtime.bigint();
+  const r = spawnSync("/bin/sh", ["-c", 'LISTEN_PID=$$ exec "$0" "$@"', ...argv], {
+    env,
+    stdio: ["ignore", "pipe", "pipe", socketFd],
+    timeout: 60_000,
+  });
+  const wall = Number(process.hrtime.bigint() - started) / 1e6;
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return { wall, inside: Number(r.stdout.toString().trim()) };
+}
+
+const median = (list) => {
+  const s = [...list].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (x) => x.toFixed(1).padStart(7);
+
+console.log(`${runs} interleaved runs per side, medians in ms (2 shared cores: expect noise)\n`);
+console.log(
+  "| runtime | library as | empty process | process to collect() | difference | goal | in-process: empty | in-process: collect() returned | difference |",
+);
+console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+let over = 0;
+for (const row of rows) {
+  for (let i = 0; i < warmups; i++) {
+    once(row.argv("empty"));
+    once(row.argv("collect"));
+  }
+  const empty = [];
+  const collected = [];
+  for (let i = 0; i < runs; i++) {
+    const order = i % 2 === 0 ? ["empty", "collect"] : ["collect", "empty"];
+    for (const name of order) (name === "empty" ? empty : collected).push(once(row.argv(name)));
+  }
+  const wallEmpty = median(empty.map((r) => r.wall));
+  const wallCollect = median(collected.map((r) => r.wall));
+  const inEmpty = median(empty.map((r) => r.inside));
+  const inCollect = median(collected.map((r) => r.inside));
+  const difference = wallCollect - wallEmpty;
+  if (row.goal !== undefined && difference > row.goal) over++;
+  const goal = row.goal === undefined ? "—" : `≤ ${row.goal}`;
+  console.log(
+    `| ${row.runtime} | ${row.form} | ${ms(wallEmpty)} | ${ms(wallCollect)} | ${ms(difference)} | ${goal} | ${
+      ms(inEmpty)
+    } | ${ms(inCollect)} | ${ms(inCollect - inEmpty)} |`,
+  );
+}
+server.close();
+console.log(over === 0 ? "\nevery row with a goal is within it" : `\n${over} row(s) over goal`);
