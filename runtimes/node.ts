@@ -69,5 +69,6 @@ export function createBackend(): Backend {
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     env,
+    unrefTimer: (timer) => (timer as { unref(): void }).unref(),
   };
 }

@@ -82,6 +82,10 @@ export interface SystemConstants {
   readonly STATX_BASIC: number;
   /** `SOMAXCONN`, the default backlog. */
   readonly SOMAXCONN: number;
+  /** clock_gettime(2)'s monotonic clock, the one systemd's `MONOTONIC_USEC` is read from. */
+  readonly CLOCK_MONOTONIC: number;
+  /** `VMADDR_CID_ANY` of `<linux/vm_sockets.h>`. */
+  readonly VMADDR_CID_ANY: number;
 }
 
 /** Linux, from `<sys/socket.h>`, `<fcntl.h>`, `<poll.h>`, `<sys/epoll.h>` (same on x86_64 and aarch64). */
@@ -143,6 +147,8 @@ export const LINUX: SystemConstants = Object.freeze({
   // STATX_TYPE | STATX_MODE | STATX_INO
   STATX_BASIC: 0x1 | 0x2 | 0x100,
   SOMAXCONN: 4096,
+  CLOCK_MONOTONIC: 1,
+  VMADDR_CID_ANY: 0xffffffff,
 });
 
 /** Darwin (macOS), from the SDK's `<sys/socket.h>`, `<sys/fcntl.h>`, `<poll.h>`. */
@@ -203,6 +209,8 @@ export const DARWIN: SystemConstants = Object.freeze({
   AT_EMPTY_PATH: 0,
   STATX_BASIC: 0,
   SOMAXCONN: 128,
+  CLOCK_MONOTONIC: 6,
+  VMADDR_CID_ANY: 0xffffffff,
 });
 
 /**
