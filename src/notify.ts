@@ -513,8 +513,10 @@ export async function notify(message: NotifyMessage, options: NotifyOptions = {}
   let started: { value: string; sending: Sending } | undefined;
   try {
     started = start(prepare(message, options));
-    if (started === undefined) return false;
-    if (started.sending.next().done === true) return true;
+    if (started === undefined || started.sending.next().done === true) {
+      finish(options);
+      return started !== undefined;
+    }
   } catch (error) {
     finish(options);
     throw error;
