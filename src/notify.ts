@@ -16,7 +16,7 @@
 
 import { errnoNumber } from "./errno.ts";
 import { errnoError, HandoverError } from "./errors.ts";
-import { assertFd, close, waitForFd } from "./fd.ts";
+import { assertFd, close, isReady } from "./fd.ts";
 import { type NotifySocketAddress, parseNotifySocket } from "./notify_address.ts";
 import { encodeNotifyMessage, formatNotifyState, type NotifyState } from "./notify_message.ts";
 import { MAX_FDS_PER_MESSAGE } from "./rights.ts";
@@ -128,6 +128,22 @@ function encodeCached(text: string, fdCount: number): Uint8Array {
   return bytes;
 }
 
+// The real ids and whether they differ from the effective ones, read when
+// the socket is opened (libsystemd reads them per message; a process that
+// changes its ids later gets them read again with the next socket).
+let ids: { uid: number; gid: number; setId: boolean } | undefined;
+
+function processIds(): typeof ids {
+  const { libc, c } = system();
+  if (c.SCM_CREDENTIALS === 0) return undefined;
+  if (ids === undefined) {
+    const uid = libc.getuid();
+    const gid = libc.getgid();
+    ids = { uid, gid, setId: uid !== libc.geteuid() || gid !== libc.getegid() };
+  }
+  return ids;
+}
+
 function processId(): number {
   if (ownPid === 0) ownPid = system().libc.getpid();
   return ownPid;
@@ -143,7 +159,6 @@ function prepare(message: NotifyMessage, options: NotifyOptions): Prepared {
   const text = typeof message === "string" ? message : formatNotifyState(message);
   const bytes = encodeCached(text, fds.length);
   let credentials: Prepared["credentials"];
-  const { libc, c } = system();
   if (options.pid !== undefined) {
     const pid = options.pid;
     if (!Number.isInteger(pid) || pid < 1 || pid > 0x7fffffff) {
@@ -152,13 +167,10 @@ function prepare(message: NotifyMessage, options: NotifyOptions): Prepared {
   }
   // Like libsystemd: credentials go along only when they say something the
   // kernel would not say by itself (another pid, or set-id ids).
-  if (c.SCM_CREDENTIALS !== 0) {
-    const pid = options.pid ?? 0;
-    const uid = libc.getuid();
-    const gid = libc.getgid();
-    if ((pid !== 0 && pid !== processId()) || uid !== libc.geteuid() || gid !== libc.getegid()) {
-      credentials = { pid: pid !== 0 ? pid : processId(), uid, gid };
-    }
+  const pid = options.pid ?? 0;
+  const ids = processIds();
+  if (ids !== undefined && ((pid !== 0 && pid !== processId()) || ids.setId)) {
+    credentials = { pid: pid !== 0 ? pid : processId(), uid: ids.uid, gid: ids.gid };
   }
   return { bytes, fds, credentials };
 }
@@ -166,6 +178,7 @@ function prepare(message: NotifyMessage, options: NotifyOptions): Prepared {
 function closeConnection(): void {
   const current = connection;
   connection = undefined;
+  ids = undefined;
   if (current !== undefined) close(current.fd);
 }
 
@@ -398,6 +411,21 @@ function* sendVsock(
   }
 }
 
+/**
+ * The common case in one call: plain bytes over the socket already kept for
+ * the current `NOTIFY_SOCKET`. Anything else (no socket yet, fds,
+ * credentials, a full queue, an error) takes the full road, which sends
+ * again from the start: a failed send(2) sent nothing.
+ */
+function sendFast(message: Prepared): boolean {
+  const kept = connection;
+  if (kept === undefined || message.fds.length > 0 || message.credentials !== undefined) return false;
+  const { libc, c, backend } = system();
+  if (backend.env.get(ENVIRONMENT_VARIABLE) !== kept.value) return false;
+  const { bytes } = message;
+  return libc.sendto(kept.fd, bytes, bytes.byteLength, c.MSG_NOSIGNAL | c.MSG_DONTWAIT, null, 0) === bytes.byteLength;
+}
+
 function start(message: Prepared): { value: string; sending: Sending } | undefined {
   const value = system().backend.env.get(ENVIRONMENT_VARIABLE);
   if (value === undefined) {
@@ -452,6 +480,7 @@ function waitBlocking(wait: Wait): void {
 export function notifySync(message: NotifyMessage, options: NotifyOptions = {}): boolean {
   try {
     const prepared = prepare(message, options);
+    if (sendFast(prepared)) return true;
     const started = start(prepared);
     if (started === undefined) return false;
     for (let step = started.sending.next(); step.done !== true; step = started.sending.next()) {
@@ -468,12 +497,39 @@ export function notifySync(message: NotifyMessage, options: NotifyOptions = {}):
 let waiting = 0;
 let queue: Promise<unknown> = Promise.resolve();
 
+type Immediate = (callback: () => void) => unknown;
+const immediate: Immediate = (globalThis as { setImmediate?: Immediate }).setImmediate ??
+  ((callback) => setTimeout(callback, 0));
+// How long to look again after each turn of the event loop before backing
+// off with timers: a receiver that keeps up drains its queue in microseconds.
+const SPIN_MS = 2;
+// Then look again every 1, 2, 4, 4… ms: a manager that is busy for a moment
+// is not kept waiting longer than that, and one that hangs costs 250 polls a second.
+const MAX_BACKOFF_MS = 4;
+
+async function waitForRoom(wait: Wait, deadline: number | undefined, signal: AbortSignal | undefined): Promise<void> {
+  const spinUntil = performance.now() + SPIN_MS;
+  while (performance.now() < spinUntil) {
+    await new Promise<void>((resolve) => immediate(resolve));
+    signal?.throwIfAborted();
+    if (isReady(wait.fd, wait.what)) return;
+    system().libc.sched_yield();
+  }
+  for (let delay = 1;; delay = Math.min(delay * 2, MAX_BACKOFF_MS)) {
+    const left = deadline === undefined ? delay : Math.min(delay, deadline - Date.now());
+    if (left <= 0) throw new HandoverError("ETIMEDOUT", "timed out");
+    await new Promise((resolve) => setTimeout(resolve, left));
+    signal?.throwIfAborted();
+    if (isReady(wait.fd, wait.what)) return;
+  }
+}
+
 async function drive(started: { value: string; sending: Sending }, options: NotifyOptions): Promise<void> {
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
   for (let step = started.sending.next(); step.done !== true; step = started.sending.next()) {
-    const timeoutMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
     try {
-      await waitForFd(step.value.fd, step.value.what, { timeoutMs, signal: options.signal });
+      await waitForRoom(step.value, deadline, options.signal);
+      if (deadline !== undefined && Date.now() > deadline) throw new HandoverError("ETIMEDOUT", "timed out");
     } catch (error) {
       started.sending.return();
       if (error instanceof HandoverError && error.code === "ETIMEDOUT") {
@@ -512,7 +568,12 @@ export async function notify(message: NotifyMessage, options: NotifyOptions = {}
   if (waiting > 0) return await queued(message, options);
   let started: { value: string; sending: Sending } | undefined;
   try {
-    started = start(prepare(message, options));
+    const prepared = prepare(message, options);
+    if (sendFast(prepared)) {
+      finish(options);
+      return true;
+    }
+    started = start(prepared);
     if (started === undefined || started.sending.next().done === true) {
       finish(options);
       return started !== undefined;

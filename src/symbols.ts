@@ -41,6 +41,7 @@ export type SymbolTable = Readonly<Record<string, SymbolDefinition>>;
  */
 export const LIBC_SYMBOLS = {
   getpid: { parameters: [], result: "i32" },
+  sched_yield: { parameters: [], result: "i32" },
   getuid: { parameters: [], result: "u32" },
   geteuid: { parameters: [], result: "u32" },
   getgid: { parameters: [], result: "u32" },
