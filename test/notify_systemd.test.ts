@@ -6,6 +6,9 @@ import { Container, containerSkip, serviceCommand } from "./_container.ts";
 import { ROOT, RUNTIME, sleep } from "./_helpers.ts";
 
 const skip = containerSkip();
+// Booting and stopping a container takes over a minute on a loaded machine;
+// bound each test well above that (bun test's default here is 120 s).
+const timeout = 600_000;
 
 function unit(description: string, mode: string, settings: readonly string[]): string {
   return [
@@ -60,7 +63,7 @@ async function journalMatches(container: Container, service: string, pattern: Re
 
 it(
   `systemd: Type=notify start waits for ready(), a reload round trip, stopping(), and what NotifyAccess= does to a child (${RUNTIME})`,
-  { skip },
+  { skip, timeout },
   async () => {
     const container = await Container.boot(`notify-${RUNTIME}`);
     try {
@@ -148,7 +151,7 @@ it(
 
 it(
   `systemd: WatchdogSec=2 with startWatchdog() stays up, is restarted once pings stop, and fdStore() survives systemctl restart (${RUNTIME})`,
-  { skip },
+  { skip, timeout },
   async () => {
     const container = await Container.boot(`notifywd-${RUNTIME}`);
     try {
