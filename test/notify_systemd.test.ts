@@ -127,6 +127,7 @@ it(
       // NotifyAccess=main (the default of Type=notify): a child's messages are dropped.
       await container.ok(["systemctl", "start", "ho-child-main.service"]);
       const mainJournal = await journalMatches(container, "ho-child-main.service", /child \d+ sent its status/);
+      assert.doesNotMatch(mainJournal, /barrier:/, "the refused child's barrier() returned: systemd closed its fd");
       const mainOnly = await container.show("ho-child-main.service", ["StatusText", "MainPID"]);
       assert.equal(mainOnly.StatusText, "Main ready", "systemd ignored the child's STATUS=");
       assert.match(
