@@ -460,7 +460,9 @@ function waitBlocking(wait: Wait): void {
 /**
  * Sends a notification to the service manager and returns when it was sent.
  * When the receiver's queue is full it blocks until there is room, like
- * libsystemd's `sd_notify()`; {@link notify} waits without blocking.
+ * libsystemd's `sd_notify()`; {@link notify} waits without blocking. A
+ * message sent with it goes ahead of any that {@link notify} is still
+ * holding for a full queue.
  *
  * @param message `KEY=VALUE` lines (sent byte for byte) or a {@link NotifyState}.
  * @param options Fds to pass, a pid to speak for, `unsetEnv`.
