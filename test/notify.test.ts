@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
@@ -531,7 +531,9 @@ it(
   "when the receiver's queue is full, notify() waits without blocking the event loop and delivers every message in order",
   guarded(() =>
     withReceiver("path", async (receiver) => {
-      const count = 300;
+      // More messages than the receiver's queue holds (net.unix.max_dgram_qlen: 10 by default, 512 under systemd).
+      const qlen = Number(readFileSync("/proc/sys/net/unix/max_dgram_qlen", "utf8"));
+      const count = Math.min(5000, Math.max(300, qlen + 200));
       const promises: Promise<boolean>[] = [];
       for (let i = 0; i < count; i++) promises.push(notify(`SEQ=${i}`));
       // The queue holds net.unix.max_dgram_qlen datagrams; the rest wait.
@@ -739,7 +741,7 @@ it(
         await sleep(450);
         const pings = receiver.drain();
         // At once, then every 100 ms: 5 in 450 ms on a quiet machine; allow for load.
-        assert.ok(pings.length >= 3 && pings.length <= 6, `${pings.length} pings`);
+        assert.ok(pings.length >= 2 && pings.length <= 6, `${pings.length} pings`);
         assert.ok(pings.every((p) => p === "WATCHDOG=1"));
         healthy = false;
         await sleep(120);
@@ -747,7 +749,7 @@ it(
         await sleep(300);
         assert.deepEqual(receiver.drain(), [], "no pings while unhealthy");
         healthy = true;
-        await sleep(250);
+        await sleep(400);
         assert.ok(receiver.drain().length >= 1, "pings again once healthy");
       } finally {
         timer.stop();
