@@ -91,5 +91,6 @@ export function createBackend(): Backend {
     errno: () => read.i32(errnoPointer as never, 0),
     address: (buffer) => buffer.byteLength === 0 ? 0n : BigInt(ptr(buffer)),
     env,
+    unrefTimer: (timer) => (timer as { unref(): void }).unref(),
   };
 }

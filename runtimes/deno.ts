@@ -97,5 +97,6 @@ export function createBackend(): Backend {
     errno: () => errnoView.getInt32(0),
     address: (buffer) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>))),
     env,
+    unrefTimer: (timer) => Deno.unrefTimer(timer as number),
   };
 }

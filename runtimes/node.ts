@@ -113,5 +113,6 @@ export function createBackend(): Backend {
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     env,
+    unrefTimer: (timer) => (timer as { unref(): void }).unref(),
   };
 }

@@ -26,6 +26,41 @@ export { describeFd, type FdDescription, type FdFamily, type FdType } from "./in
 export { type ActivationOptions, collect, isActivated, type ListenFd, listenFds } from "./listen.ts";
 export { LAUNCHD_LIBRARY_VARIABLE } from "./launchd.ts";
 export type { RuntimeName } from "./backend.ts";
+export {
+  extendTimeout,
+  fdStore,
+  type FdStoreOptions,
+  fdStoreRemove,
+  mainPid,
+  monotonicMicroseconds,
+  notify,
+  notifyErrno,
+  type NotifyMessage,
+  type NotifyOptions,
+  notifySync,
+  ready,
+  reloading,
+  status,
+  stopping,
+  watchdog,
+} from "./notify.ts";
+export {
+  assertFdName,
+  formatNotifyState,
+  MAX_FDNAME_LENGTH,
+  MAX_NOTIFY_BYTES,
+  type NotifyState,
+} from "./notify_message.ts";
+export { type NotifySocketAddress, parseNotifySocket, type VsockNotifyType } from "./notify_address.ts";
+export {
+  type HealthCheck,
+  startWatchdog,
+  watchdogInterval,
+  type WatchdogIntervalOptions,
+  type WatchdogKeepAlive,
+  type WatchdogOptions,
+} from "./watchdog.ts";
+export { barrier, type BarrierOptions } from "./barrier.ts";
 export { detectRuntime } from "./runtime.ts";
 
 /**

@@ -45,6 +45,13 @@ export interface Backend {
   address(buffer: Uint8Array): bigint;
   /** The process environment. */
   readonly env: ProcessEnvironment;
+  /**
+   * Lets the process exit while a timer is pending: `timer.unref()` in Node
+   * and Bun, `Deno.unrefTimer(id)` in Deno.
+   *
+   * @param timer What `setTimeout()` or `setInterval()` returned.
+   */
+  unrefTimer(timer: unknown): void;
 }
 
 /** What a backend module exports. */

@@ -86,6 +86,10 @@ export interface SystemConstants {
   readonly PIDFS_MAGIC: number;
   /** `SOMAXCONN`, the default backlog. */
   readonly SOMAXCONN: number;
+  /** clock_gettime(2)'s monotonic clock, the one systemd's `MONOTONIC_USEC` is read from. */
+  readonly CLOCK_MONOTONIC: number;
+  /** `VMADDR_CID_ANY` of `<linux/vm_sockets.h>`. */
+  readonly VMADDR_CID_ANY: number;
 }
 
 /** Linux, from `<sys/socket.h>`, `<fcntl.h>`, `<poll.h>`, `<sys/epoll.h>` (same on x86_64 and aarch64). */
@@ -149,6 +153,8 @@ export const LINUX: SystemConstants = Object.freeze({
   SYS_pidfd_open: 434,
   PIDFS_MAGIC: 0x50494446,
   SOMAXCONN: 4096,
+  CLOCK_MONOTONIC: 1,
+  VMADDR_CID_ANY: 0xffffffff,
 });
 
 /** Darwin (macOS), from the SDK's `<sys/socket.h>`, `<sys/fcntl.h>`, `<poll.h>`. */
@@ -211,6 +217,8 @@ export const DARWIN: SystemConstants = Object.freeze({
   SYS_pidfd_open: 0,
   PIDFS_MAGIC: 0,
   SOMAXCONN: 128,
+  CLOCK_MONOTONIC: 6,
+  VMADDR_CID_ANY: 0xffffffff,
 });
 
 /**

@@ -98,6 +98,13 @@ export interface UcredLayout {
   readonly gid: number;
 }
 
+/** `struct timespec` (64-bit `time_t` and `long` on every supported platform). */
+export interface TimespecLayout {
+  readonly size: number;
+  readonly sec: number;
+  readonly nsec: number;
+}
+
 /** `struct pollfd`. */
 export interface PollfdLayout {
   readonly size: number;
@@ -142,6 +149,7 @@ export interface StructLayouts {
   /** Undefined where there is no SCM_CREDENTIALS (Darwin). */
   readonly ucred: UcredLayout | undefined;
   readonly pollfd: PollfdLayout;
+  readonly timespec: TimespecLayout;
   /** Undefined where there is no epoll (Darwin). */
   readonly epollEvent: EpollEventLayout | undefined;
   readonly stat: StatLayout;
@@ -172,6 +180,7 @@ const LINUX_COMMON = {
   cmsghdr: { header: 16, len: 0, lenSize: 8, level: 8, type: 12, align: 8 },
   ucred: { size: 12, pid: 0, uid: 4, gid: 8 },
   pollfd: { size: 8, fd: 0, events: 4, revents: 6 },
+  timespec: { size: 16, sec: 0, nsec: 8 },
   // struct statx: stx_mode (u16) at 0x1c, stx_ino (u64) at 0x20; 256 bytes in all.
   stat: { size: 256, mode: 0x1c, ino: 0x20 },
   statfs: { size: 120, type: 0 },
@@ -212,6 +221,7 @@ const DARWIN_64: StructLayouts = Object.freeze<StructLayouts>({
   cmsghdr: { header: 12, len: 0, lenSize: 4, level: 4, type: 8, align: 4 },
   ucred: undefined,
   pollfd: { size: 8, fd: 0, events: 4, revents: 6 },
+  timespec: { size: 16, sec: 0, nsec: 8 },
   epollEvent: undefined,
   // struct stat with 64-bit inodes: st_dev (i32) at 0, st_mode (u16) at 4, st_ino (u64) at 8.
   stat: { size: 144, mode: 4, ino: 8 },

@@ -41,6 +41,15 @@ export type SymbolTable = Readonly<Record<string, SymbolDefinition>>;
  */
 export const LIBC_SYMBOLS = {
   getpid: { parameters: [], result: "i32" },
+  sched_yield: { parameters: [], result: "i32" },
+  getuid: { parameters: [], result: "u32" },
+  geteuid: { parameters: [], result: "u32" },
+  getgid: { parameters: [], result: "u32" },
+  getegid: { parameters: [], result: "u32" },
+  clock_gettime: {
+    parameters: ["i32", /* clockid_t clockid */ "buffer" /* struct timespec *tp */],
+    result: "i32",
+  },
   socket: {
     parameters: ["i32", /* int domain */ "i32", /* int type */ "i32" /* int protocol */],
     result: "i32",
