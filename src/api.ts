@@ -25,6 +25,18 @@ export type { Credentials, SocketAddress } from "./structs.ts";
 export { describeFd, type FdDescription, type FdFamily, type FdType } from "./inspect.ts";
 export type { RuntimeName } from "./backend.ts";
 export { detectRuntime } from "./runtime.ts";
+export {
+  adopt,
+  type AdoptedSocket,
+  type AdoptMode,
+  type AdoptOptions,
+  type FetchHandler,
+  serve,
+  type ServedSocket,
+  type ServeOptions,
+  type Server,
+} from "./serve.ts";
+export { exitWhenIdle, type IdleOptions, type IdleTimer, type NodeLikeResponse } from "./idle.ts";
 
 /**
  * Resolves when handover's FFI backend for this runtime is loaded. ES
