@@ -10,13 +10,12 @@
  */
 
 import type { AdoptedSocket } from "./adopt.ts";
-import { close } from "./fd.ts";
+import { close, isReady, setNonBlocking } from "./fd.ts";
 import type { FdDescription } from "./inspect.ts";
 import { acceptConnection, connectSocket, formatAddress, getIntOption, openSocket } from "./socket.ts";
 import { openSocketStream } from "./stream.ts";
 import type { SocketAddress } from "./structs.ts";
 import { system } from "./system.ts";
-import { isReady } from "./fd.ts";
 import { HandoverError } from "./errors.ts";
 import { errnoName } from "./errno.ts";
 
@@ -85,6 +84,8 @@ async function forward(client: number, target: SocketAddress): Promise<boolean> 
  */
 export function startForwarder(inherited: FdDescription, target: SocketAddress): Forwarder {
   let stopped = false;
+  // Inherited sockets are usually blocking; accept() must never block the event loop.
+  setNonBlocking(inherited.fd, true);
   const loop = async () => {
     let delay = 0;
     try {
