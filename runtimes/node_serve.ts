@@ -13,6 +13,7 @@
 import dgram from "node:dgram";
 import { rmSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,9 +81,14 @@ export async function withFallback<T>(
  * @returns The kind, or undefined for anything else.
  */
 export function nodeKindOf(server: unknown): ServerKind | undefined {
-  if (server instanceof net.Server) return "stream";
+  if (isNetServer(server)) return "stream";
   if (server instanceof dgram.Socket) return "dgram";
   return undefined;
+}
+
+/** A `node:net` server; in Bun `http.Server` and `https.Server` are not `net.Server`s, so each is checked. */
+function isNetServer(server: unknown): server is net.Server {
+  return server instanceof net.Server || server instanceof http.Server || server instanceof https.Server;
 }
 
 function nodeAddress(address: string | net.AddressInfo | null): SocketAddress | undefined {
@@ -205,7 +211,7 @@ function never(): never {
  * @returns Where it is served.
  */
 export function adoptNodeObject(server: unknown, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket> {
-  if (server instanceof net.Server) return adoptNetServer(server, inherited, mode);
+  if (isNetServer(server)) return adoptNetServer(server, inherited, mode);
   if (server instanceof dgram.Socket) return adoptDgram(server, inherited, mode);
   throw new TypeError("Expected a node:net server or a node:dgram socket");
 }
@@ -217,7 +223,7 @@ export function adoptNodeObject(server: unknown, inherited: FdDescription, mode:
  */
 export function closeNodeObject(server: unknown): Promise<void> {
   return new Promise((resolve) => {
-    if (server instanceof net.Server) {
+    if (isNetServer(server)) {
       if (!server.listening) return resolve();
       server.close(() => resolve());
       (server as net.Server & { closeAllConnections?(): void }).closeAllConnections?.();
