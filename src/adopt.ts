@@ -14,7 +14,7 @@
 
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { HandoverError } from "./errors.ts";
-import { assertFd, close, setNonBlocking } from "./fd.ts";
+import { assertFd, close, fdFlags, setNonBlocking } from "./fd.ts";
 import { describeFd, type FdDescription } from "./inspect.ts";
 import { formatAddress, localAddress } from "./socket.ts";
 import { encodeEpollEvent, type SocketAddress } from "./structs.ts";
@@ -74,6 +74,8 @@ export interface AdoptedSocket {
  */
 export function checkServable(fd: number, kind: ServerKind): FdDescription {
   assertFd(fd);
+  // fcntl() tells a closed fd apart with EBADF (statx() of some kernels says ENOENT).
+  fdFlags(fd);
   const description = describeFd(fd);
   if (description.family === undefined) {
     throw new HandoverError("ENOTSOCK", `Expected fd ${fd} to be a socket to serve, found a ${description.type}`);

@@ -97,7 +97,10 @@ export async function activate(
     nextJson: async <T>(timeoutMs = 20_000) => {
       for (;;) {
         const line = queue.shift() ?? await new Promise<string>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`no JSON from the fixture in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+          const timer = setTimeout(
+            () => reject(new Error(`no JSON from the fixture in ${timeoutMs} ms; stderr: ${stderr}`)),
+            timeoutMs,
+          );
           waiting.push((l) => {
             clearTimeout(timer);
             resolve(l);

@@ -1,11 +1,23 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { it } from "node:test";
-import { activate, type Endpoint, endpointOf, exchange, freePort, httpGet, listeningSockets, refused, udpExchange } from "./_activate.ts";
-import { RUNTIME } from "./_helpers.ts";
+import {
+  activate,
+  type Endpoint,
+  endpointOf,
+  exchange,
+  freePort,
+  httpGet,
+  listeningSockets,
+  refused,
+  udpExchange,
+} from "./_activate.ts";
+import { guarded, openFds, RUNTIME } from "./_helpers.ts";
+import { adopt, close, describeFd, HandoverError, socketpair } from "../mod.ts";
+import { bindSocket, listenSocket, openSocket } from "../src/socket.ts";
 
 // The runtime's own HTTP server and stream listener, as the fixture names them.
 const nativeHttp = RUNTIME === "node" ? "node-http" : "native-http";
@@ -150,4 +162,124 @@ it(`the fallback (accept loop forwarding to ${serverName}) answers queued connec
   }
 });
 
-void http;
+// deno-lint-ignore no-explicit-any
+const BunGlobal = (globalThis as any).Bun;
+
+/** A server of the runtime's own kind on an ephemeral loopback port, and how to tell that it is closed. */
+async function ephemeralServer(): Promise<{ server: unknown; port: number; closed(): Promise<boolean> }> {
+  const handler = () => new Response("x");
+  if (RUNTIME === "deno") {
+    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+    return { server, port: server.addr.port, closed: () => server.finished.then(() => true) };
+  }
+  if (RUNTIME === "bun") {
+    const server = BunGlobal.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
+    const port: number = server.port;
+    return { server, port, closed: () => refused({ host: "127.0.0.1", port }) };
+  }
+  const server = http.createServer((_req, res) => res.end("x"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as { port: number }).port;
+  return { server, port, closed: () => refused({ host: "127.0.0.1", port }) };
+}
+
+async function expectAdoptFailure(fd: number, code: string, pattern: RegExp): Promise<void> {
+  const { server, closed } = await ephemeralServer();
+  await assert.rejects(adopt(server, fd), (error: HandoverError) => {
+    assert.ok(error instanceof HandoverError, String(error));
+    assert.equal(error.code, code, error.message);
+    assert.match(error.message, pattern);
+    return true;
+  });
+  assert.ok(await closed(), "adopt() closes the server when it fails");
+}
+
+it(
+  `adopt() rejects an fd that is not a socket with ENOTSOCK and closes the ${serverName} server`,
+  guarded(async () => {
+    const fd = openSync("/dev/null", "r");
+    try {
+      await expectAdoptFailure(fd, "ENOTSOCK", /Expected fd \d+ to be a socket to serve, found a other/);
+    } finally {
+      closeSync(fd);
+    }
+  }),
+);
+
+it(
+  "adopt() rejects a datagram socket for an HTTP server with EPROTOTYPE",
+  guarded(async () => {
+    const [a, b] = socketpair("dgram");
+    try {
+      await expectAdoptFailure(a, "EPROTOTYPE", /is a dgram socket .* serves stream sockets/);
+    } finally {
+      close(a);
+      close(b);
+    }
+  }),
+);
+
+it(
+  "adopt() rejects a family mismatch with EAFNOSUPPORT and leaves the inherited socket open",
+  guarded(async () => {
+    const fd = openSocket("inet6", "stream");
+    try {
+      bindSocket(fd, { family: "inet6", address: "::1", port: 0 });
+      listenSocket(fd);
+      await expectAdoptFailure(
+        fd,
+        "EAFNOSUPPORT",
+        /is an inet6 socket \(\[::1\]:\d+\), but the server listens on inet 127\.0\.0\.1:\d+: create the server on \[::1\]:0/,
+      );
+      assert.equal(describeFd(fd).listening, true);
+    } finally {
+      close(fd);
+    }
+  }),
+);
+
+it(
+  "adopt() rejects a closed fd with EBADF",
+  guarded(async () => {
+    // A number above every open fd (closing one would let the server's socket reuse it).
+    const fd = Math.max(...openFds().keys()) + 100;
+    await expectAdoptFailure(fd, "EBADF", /EBADF/);
+  }),
+);
+
+it(
+  "adopt() rejects a stream socket that is not listening with EINVAL",
+  guarded(async () => {
+    const [a, b] = socketpair("stream");
+    try {
+      await expectAdoptFailure(a, "EINVAL", /not listening/);
+    } finally {
+      close(a);
+      close(b);
+    }
+  }),
+);
+
+it(
+  "adopt() rejects what is not a server with a TypeError, before touching the fd",
+  guarded(async () => {
+    await assert.rejects(adopt({}, 3), TypeError);
+    await assert.rejects(adopt(null, 3), TypeError);
+  }),
+);
+
+it(
+  "adopt() by name throws ESRCH when the process was not socket-activated",
+  guarded(async () => {
+    const { server, closed } = await ephemeralServer();
+    await assert.rejects(adopt(server, "web"), (error: HandoverError) => error.code === "ESRCH");
+    await closeServerOf(server);
+    assert.ok(await closed());
+  }),
+);
+
+async function closeServerOf(server: unknown): Promise<void> {
+  if (RUNTIME === "deno") await (server as { shutdown(): Promise<void> }).shutdown();
+  else if (RUNTIME === "bun") await (server as { stop(force: boolean): Promise<void> }).stop(true);
+  else await new Promise((resolve) => (server as http.Server).close(resolve));
+}
