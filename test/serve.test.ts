@@ -16,7 +16,7 @@ import {
   udpExchange,
 } from "./_activate.ts";
 import { guarded, openFds, RUNTIME } from "./_helpers.ts";
-import { adopt, close, describeFd, HandoverError, socketpair } from "../mod.ts";
+import { adopt, close, describeFd, exitWhenIdle, HandoverError, socketpair } from "../mod.ts";
 import { bindSocket, listenSocket, openSocket } from "../src/socket.ts";
 
 // The runtime's own HTTP server and stream listener, as the fixture names them.
@@ -283,3 +283,43 @@ async function closeServerOf(server: unknown): Promise<void> {
   else if (RUNTIME === "bun") await (server as { stop(force: boolean): Promise<void> }).stop(true);
   else await new Promise((resolve) => (server as http.Server).close(resolve));
 }
+
+it("serve({ idleTimeout }) ends the process after that many seconds without requests", async () => {
+  const listen = `127.0.0.1:${await freePort()}`;
+  const activation = await activate([{ listen, name: "web" }], "serve_adopt.ts", ["serve", "web", "auto", "0.6"]);
+  try {
+    const first = await httpGet(endpointOf(listen), "/one");
+    const report = await activation.nextJson<{ pid: number }>();
+    assert.equal(first.body, `serve ${report.pid} /one`);
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await httpGet(endpointOf(listen), "/two")).body, `serve ${report.pid} /two`);
+    const code = await new Promise<number | null>((resolve) => activation.child.once("exit", (c) => resolve(c)));
+    assert.equal(code, 0);
+    // The second request restarted the countdown.
+    assert.ok(Date.now() - started >= 850, `exited after ${Date.now() - started} ms`);
+  } finally {
+    await activation.stop();
+  }
+});
+
+it(
+  "exitWhenIdle() waits while a request is open and calls onIdle once afterwards",
+  guarded(async () => {
+    let fired = 0;
+    const idle = exitWhenIdle(0.1, { onIdle: () => void fired++ });
+    try {
+      const end = idle.begin();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(fired, 0, "no idle exit while a request is open");
+      end();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(fired, 1);
+      const handler = idle.wrap(() => new Response("x"));
+      assert.equal(await (await handler(new Request("http://x/"))).text(), "x");
+    } finally {
+      idle.stop();
+    }
+    assert.throws(() => exitWhenIdle(0), RangeError);
+  }),
+);
