@@ -7,9 +7,7 @@
 
 import process from "node:process";
 import { clearTimeout as clearTimerRaw, setTimeout as setTimer } from "node:timers";
-
-/** A fetch-style handler, as the idle timer wraps it. */
-type AnyFetchHandler = (request: Request) => Response | Promise<Response>;
+import type { FetchHandler } from "./serve.ts";
 
 /** What {@link exitWhenIdle} returns. */
 export interface IdleTimer {
@@ -18,7 +16,7 @@ export interface IdleTimer {
   /** Marks a request as started; call the returned function when it ends. No countdown runs while requests are open. */
   begin(): () => void;
   /** Wraps a fetch handler so that each request counts as activity until its response is made. */
-  wrap<H extends AnyFetchHandler>(handler: H): H;
+  wrap(handler: FetchHandler): FetchHandler;
   /** Counts the requests of a `node:http` server (its `request` event and each response's `close`). */
   watch(server: { on(event: "request", listener: (req: unknown, res: NodeLikeResponse) => void): unknown }): void;
   /** Cancels the timer. */
@@ -27,6 +25,7 @@ export interface IdleTimer {
 
 /** The part of a `node:http` response {@link IdleTimer.watch} uses. */
 export interface NodeLikeResponse {
+  /** Adds a one-time listener for the response's `close` event. */
   once(event: "close", listener: () => void): unknown;
 }
 
@@ -92,15 +91,15 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
   return {
     touch: arm,
     begin,
-    wrap<H extends AnyFetchHandler>(handler: H): H {
-      return (async (request: Request) => {
+    wrap(handler: FetchHandler): FetchHandler {
+      return async (request: Request) => {
         const end = begin();
         try {
           return await handler(request);
         } finally {
           end();
         }
-      }) as H;
+      };
     },
     watch(server) {
       server.on("request", (_req, res) => res.once("close", begin()));
