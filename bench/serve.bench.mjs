@@ -102,11 +102,13 @@ function load(port, duration) {
   });
   const text = r.stdout.toString();
   const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
-  const errors = /Non-2xx|Socket errors/.test(text) ? text.split("\n").filter((l) => /errors|Non-2xx/.test(l)).join("; ") : "";
+  const errors = /Non-2xx|Socket errors/.test(text)
+    ? text.split("\n").filter((l) => /errors|Non-2xx/.test(l)).join("; ")
+    : "";
   return { requests, ms: Date.now() - before, errors };
 }
 
-async function measure(server) {
+function measure(server) {
   load(server.port, 1); // warm up
   const t0 = cpuTicks(server.pid);
   const { requests, ms, errors } = load(server.port, seconds);
@@ -126,10 +128,16 @@ const rows = [
   ["Deno serve() fallback (node:http + hono) vs Deno.serve", ["deno", "native"], ["deno", "serve-fallback", true]],
   ["Deno.serve behind the accept-loop fallback", ["deno", "native"], ["deno", "proxy", true]],
   ["Bun.serve behind the accept-loop fallback", ["bun", "native"], ["bun", "proxy", true]],
-  ["Node fetch adapter: srvx vs @hono/node-server (own port)", ["node", "fetch-node"], ["node", "fetch-node-srvx", false]],
+  ["Node fetch adapter: srvx vs @hono/node-server (own port)", ["node", "fetch-node"], [
+    "node",
+    "fetch-node-srvx",
+    false,
+  ]],
 ];
 
-console.log(`wrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds, medians; CPU = server utime+stime\n`);
+console.log(
+  `wrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds, medians; CPU = server utime+stime\n`,
+);
 console.log("| # | server | reference req/s | measured req/s | ratio | reference µs/req | measured µs/req |");
 console.log("|---|---|---:|---:|---:|---:|---:|");
 const results = [];
@@ -143,11 +151,11 @@ for (const [index, [label, ref, test]] of rows.entries()) {
     for (let i = 0; i < rounds; i++) {
       // Alternate which goes first so drift in the machine's load hits both alike.
       if (i % 2 === 0) {
-        ra.push(await measure(a));
-        rb.push(await measure(b));
+        ra.push(measure(a));
+        rb.push(measure(b));
       } else {
-        rb.push(await measure(b));
-        ra.push(await measure(a));
+        rb.push(measure(b));
+        ra.push(measure(a));
       }
     }
     const rpsA = median(ra.map((r) => r.rps)), rpsB = median(rb.map((r) => r.rps));

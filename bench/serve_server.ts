@@ -27,7 +27,9 @@ function nativeServer(port: number): unknown {
 
 async function nodeListenerFor(kind: string): Promise<http.RequestListener> {
   if (kind === "fetch-node") return (await import("@hono/node-server")).getRequestListener(fetchHandler);
-  if (kind === "fetch-node-srvx") return (await import("srvx/node")).toNodeHandler(fetchHandler) as http.RequestListener;
+  if (kind === "fetch-node-srvx") {
+    return (await import("srvx/node")).toNodeHandler(fetchHandler) as http.RequestListener;
+  }
   return nodeListener;
 }
 

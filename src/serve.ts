@@ -136,10 +136,9 @@ export async function adopt(
         `node:net/http/https or node:dgram, got ${describeValue(server)}`,
     );
   }
-  const fd = resolveOne(fdOrName);
   let inherited: FdDescription;
   try {
-    inherited = checkServable(fd, kind);
+    inherited = checkServable(resolveOne(fdOrName), kind);
   } catch (error) {
     await adapter.closeServer(server).catch(() => {});
     throw error;
