@@ -9,19 +9,22 @@
  * @module
  */
 
-import { type AdoptedSocket, ephemeralAddress, type ServerKind, transplant } from "../src/adopt.ts";
+import {
+  type AdoptedSocket,
+  ephemeralAddress,
+  removeSocketPath,
+  type ServerKind,
+  temporarySocketPath,
+  transplant,
+} from "../src/adopt.ts";
 import type { FdDescription } from "../src/inspect.ts";
 import { startForwarder } from "../src/proxy.ts";
 import type { AdoptMode, FetchHandler, ServerHandle } from "../src/serve.ts";
 import type { SocketAddress } from "../src/structs.ts";
-import {
-  adoptNodeObject,
-  closeNodeObject,
-  nodeKindOf,
-  removeTemporaryPath,
-  temporaryPath,
-  withFallback,
-} from "./node_serve.ts";
+import { looksLikeNodeObject, withFallback } from "./serve_common.ts";
+
+// node:net/http/dgram objects go to the Node adapter, loaded only for them (node:http is slow to load).
+const nodeAdapter = (): Promise<typeof import("./node_serve.ts")> => import("./node_serve.ts");
 
 /** The parts of Bun's server objects this adapter uses (typed here so that every checker reads this file). */
 interface BunHttpServer {
@@ -98,7 +101,7 @@ function addressOf(server: BunHttpServer | BunListener | BunUdpSocket): SocketAd
  * @returns The kind, or undefined.
  */
 export function kindOf(server: unknown): ServerKind | undefined {
-  const node = nodeKindOf(server);
+  const node = looksLikeNodeObject(server);
   if (node !== undefined) return node;
   if (isHttpServer(server)) return "http";
   if (isUdpSocket(server)) return "dgram";
@@ -112,7 +115,7 @@ export function kindOf(server: unknown): ServerKind | undefined {
  * @param server A server {@link kindOf} knows.
  */
 export async function closeServer(server: unknown): Promise<void> {
-  if (nodeKindOf(server) !== undefined) return await closeNodeObject(server);
+  if (looksLikeNodeObject(server) !== undefined) return await (await nodeAdapter()).closeNodeObject(server);
   if (isUdpSocket(server)) return server.close();
   if (isHttpServer(server) || isListener(server)) await server.stop(true);
 }
@@ -126,7 +129,7 @@ export async function closeServer(server: unknown): Promise<void> {
  * @returns Where it is served.
  */
 export async function adopt(server: unknown, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket> {
-  if (nodeKindOf(server) !== undefined) return await adoptNodeObject(server, inherited, mode);
+  if (looksLikeNodeObject(server) !== undefined) return (await nodeAdapter()).adoptNodeObject(server, inherited, mode);
   const target = server as BunHttpServer | BunListener | BunUdpSocket;
   const address = addressOf(target);
   return await withFallback(
@@ -150,7 +153,7 @@ export async function serveInherited(
   inherited: FdDescription,
   mode: AdoptMode,
 ): Promise<ServerHandle> {
-  const path = temporaryPath();
+  const path = temporarySocketPath();
   const ephemeral = ephemeralAddress(inherited, path);
   const server = Bun.serve(
     ephemeral.family === "unix"
@@ -167,7 +170,7 @@ export async function serveInherited(
       await server.stop(true);
     },
   );
-  if (forwarder === undefined) removeTemporaryPath(path);
+  if (forwarder === undefined) removeSocketPath(path);
   return handleOf(server, socket, () => forwarder?.stop());
 }
 
@@ -196,4 +199,13 @@ function handleOf(server: BunHttpServer, socket: ServerHandle["socket"], also: (
 export function serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle> {
   const server = Bun.serve({ hostname, port, fetch: handler });
   return Promise.resolve(handleOf(server, { address: addressOf(server), method: "direct" }));
+}
+
+/**
+ * Lets the process exit while a timer is pending.
+ *
+ * @param timer What `setTimeout` returned.
+ */
+export function unrefTimer(timer: unknown): void {
+  (timer as { unref?(): void }).unref?.();
 }

@@ -8,20 +8,22 @@
  * @module
  */
 
-import { type AdoptedSocket, ephemeralAddress, type ServerKind, transplant } from "../src/adopt.ts";
+import {
+  type AdoptedSocket,
+  ephemeralAddress,
+  removeSocketPath,
+  type ServerKind,
+  temporarySocketPath,
+  transplant,
+} from "../src/adopt.ts";
 import type { FdDescription } from "../src/inspect.ts";
 import { startForwarder } from "../src/proxy.ts";
 import type { AdoptMode, FetchHandler, ServerHandle } from "../src/serve.ts";
 import type { SocketAddress } from "../src/structs.ts";
-import {
-  adoptNodeObject,
-  closeNodeObject,
-  nodeKindOf,
-  removeTemporaryPath,
-  serveNodeHttp,
-  temporaryPath,
-  withFallback,
-} from "./node_serve.ts";
+import { looksLikeNodeObject, withFallback } from "./serve_common.ts";
+
+// node:net/http/dgram objects go to the Node adapter, loaded only for them (node:http is slow to load).
+const nodeAdapter = (): Promise<typeof import("./node_serve.ts")> => import("./node_serve.ts");
 
 type DenoServer = Deno.HttpServer<Deno.Addr>;
 
@@ -56,7 +58,7 @@ function toSocketAddress(addr: Deno.Addr): SocketAddress {
 export function kindOf(server: unknown): ServerKind | undefined {
   if (isHttpServer(server)) return "http";
   if (isListener(server)) return "stream";
-  return nodeKindOf(server);
+  return looksLikeNodeObject(server);
 }
 
 /**
@@ -72,7 +74,7 @@ export async function closeServer(server: unknown): Promise<void> {
     } catch { /* closed already */ }
     return;
   }
-  await closeNodeObject(server);
+  await (await nodeAdapter()).closeNodeObject(server);
 }
 
 /**
@@ -84,7 +86,9 @@ export async function closeServer(server: unknown): Promise<void> {
  * @returns Where it is served.
  */
 export async function adopt(server: unknown, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket> {
-  if (!isHttpServer(server) && !isListener(server)) return adoptNodeObject(server, inherited, mode);
+  if (!isHttpServer(server) && !isListener(server)) {
+    return (await nodeAdapter()).adoptNodeObject(server, inherited, mode);
+  }
   const address = toSocketAddress(server.addr);
   return await withFallback(
     mode,
@@ -112,8 +116,8 @@ export async function serveInherited(
   inherited: FdDescription,
   mode: AdoptMode,
 ): Promise<ServerHandle> {
-  if (mode === "fallback") return await serveNodeHttp(handler, inherited);
-  const path = temporaryPath();
+  if (mode === "fallback") return await (await nodeAdapter()).serveNodeHttp(handler, inherited);
+  const path = temporarySocketPath();
   const ephemeral = ephemeralAddress(inherited, path);
   const server = ephemeral.family === "unix"
     ? Deno.serve({ path, transport: "unix", onListen() {} }, handler)
@@ -124,11 +128,11 @@ export async function serveInherited(
   } catch (error) {
     await server.shutdown();
     if (mode === "auto" && (error as { code?: string }).code === "ENOTSUP") {
-      return await serveNodeHttp(handler, inherited);
+      return await (await nodeAdapter()).serveNodeHttp(handler, inherited);
     }
     throw error;
   } finally {
-    removeTemporaryPath(path);
+    removeSocketPath(path);
   }
 }
 
@@ -143,4 +147,13 @@ export async function serveInherited(
 export function serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle> {
   const server = Deno.serve({ hostname, port, onListen() {} }, handler);
   return Promise.resolve(handleOf(server, { address: toSocketAddress(server.addr), method: "direct" }));
+}
+
+/**
+ * Lets the process exit while a timer is pending.
+ *
+ * @param timer What `setTimeout` returned.
+ */
+export function unrefTimer(timer: unknown): void {
+  if (typeof timer === "number") Deno.unrefTimer(timer);
 }

@@ -11,68 +11,24 @@
  */
 
 import dgram from "node:dgram";
-import { rmSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import process from "node:process";
-import { type AdoptedSocket, ephemeralAddress, type ServerKind, transplant } from "../src/adopt.ts";
+import {
+  type AdoptedSocket,
+  ephemeralAddress,
+  removeSocketPath,
+  type ServerKind,
+  temporarySocketPath,
+  transplant,
+} from "../src/adopt.ts";
 import { HandoverError } from "../src/errors.ts";
 import type { FdDescription } from "../src/inspect.ts";
 import { startForwarder } from "../src/proxy.ts";
-import { detectRuntime } from "../src/runtime.ts";
+import { withFallback } from "./serve_common.ts";
 import type { AdoptMode, FetchHandler, ServerHandle } from "../src/serve.ts";
 import { localAddress } from "../src/socket.ts";
 import type { SocketAddress } from "../src/structs.ts";
-
-let counter = 0;
-
-/**
- * A fresh path for a temporary unix socket (the server's own, replaced by adoption).
- *
- * @returns The path.
- */
-export function temporaryPath(): string {
-  return join(tmpdir(), `handover-${process.pid}-${Date.now().toString(36)}-${counter++}.sock`);
-}
-
-/**
- * Removes a temporary socket path, if it exists.
- *
- * @param path The path.
- */
-export function removeTemporaryPath(path: string): void {
-  rmSync(path, { force: true });
-}
-
-/**
- * Runs adoption with the mode's fallback: `fallback` runs the fallback only;
- * `auto` falls back when adoption cannot run here (`ENOTSUP`, raised before
- * anything changed); any other failure closes the server and is thrown.
- *
- * @param mode The mode.
- * @param adoption Adoption.
- * @param fallback The fallback.
- * @param closeServer Stops the server after a failure.
- * @returns What adoption or the fallback returned.
- */
-export async function withFallback<T>(
-  mode: AdoptMode,
-  adoption: () => Promise<T>,
-  fallback: () => T | Promise<T>,
-  closeServer: () => Promise<void>,
-): Promise<T> {
-  if (mode === "fallback") return await fallback();
-  try {
-    return await adoption();
-  } catch (error) {
-    if (mode === "auto" && (error as { code?: string }).code === "ENOTSUP") return await fallback();
-    await closeServer().catch(() => {});
-    throw error;
-  }
-}
 
 /**
  * The kind of a `node:net`/`node:http` server or `node:dgram` socket.
@@ -118,7 +74,7 @@ function onceListening(server: net.Server, listen: () => void): Promise<void> {
 
 /** Whether this runtime's `net.Server.listen({ fd })` serves the fd (Bun's binds a random port, bun#22559). */
 function listenFdWorks(): boolean {
-  return detectRuntime() !== "bun";
+  return !("Bun" in globalThis);
 }
 
 function listenOptions(address: SocketAddress): net.ListenOptions {
@@ -147,7 +103,7 @@ async function adoptNetServer(server: net.Server, inherited: FdDescription, mode
   }
   let path: string | undefined;
   if (!server.listening) {
-    path = temporaryPath();
+    path = temporarySocketPath();
     const where = ephemeralAddress(inherited, path);
     await onceListening(server, () => server.listen(listenOptions(where)));
   }
@@ -160,7 +116,7 @@ async function adoptNetServer(server: net.Server, inherited: FdDescription, mode
       () => closeNodeObject(server),
     );
   } finally {
-    if (path !== undefined && mode !== "fallback") removeTemporaryPath(path);
+    if (path !== undefined && mode !== "fallback") removeSocketPath(path);
   }
 }
 
@@ -292,12 +248,21 @@ function handleOf(server: http.Server, socket: ServerHandle["socket"]): ServerHa
 export async function serveNodeHttp(handler: FetchHandler, inherited: FdDescription): Promise<ServerHandle> {
   const server = http.createServer(await requestListener(handler));
   const adopted = await adoptNetServer(server, inherited, "adopt");
-  const method = detectRuntime() === "node" ? adopted.method : "node-http";
+  const method = !("Deno" in globalThis) && !("Bun" in globalThis) ? adopted.method : "node-http";
   return handleOf(server, { address: adopted.address, method });
 }
 
 /** What kind of server a value is (this adapter's entry point). */
 export const kindOf: (server: unknown) => ServerKind | undefined = nodeKindOf;
+
+/**
+ * Lets the process exit while a timer is pending.
+ *
+ * @param timer What `setTimeout` returned.
+ */
+export function unrefTimer(timer: unknown): void {
+  (timer as { unref?(): void }).unref?.();
+}
 
 /** Stops a server (this adapter's entry point). */
 export const closeServer: (server: unknown) => Promise<void> = closeNodeObject;

@@ -5,19 +5,18 @@
  * module finds the server's listening fd, its event-loop registration, and
  * moves the inherited socket into its place, verifying every step.
  *
- * Linux only: it reads `/proc/self/fd` and `/proc/self/fdinfo` (with
- * `node:fs`, which all three runtimes have) and calls `dup3(2)` and
- * `epoll_ctl(2)`.
+ * Linux only: it reads `/proc/self/status` and `/proc/self/fdinfo` and calls
+ * `statx(2)`, `dup3(2)` and `epoll_ctl(2)`, all through FFI (Deno's `node:fs`
+ * alone takes longer to load than the whole adoption).
  *
  * @module
  */
 
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { HandoverError } from "./errors.ts";
 import { assertFd, close, fdFlags, setNonBlocking } from "./fd.ts";
-import { describeFd, type FdDescription } from "./inspect.ts";
-import { formatAddress, localAddress } from "./socket.ts";
-import { encodeEpollEvent, type SocketAddress } from "./structs.ts";
+import { describeFd, type FdDescription, statFd } from "./inspect.ts";
+import { formatAddress, getIntOption, localAddress } from "./socket.ts";
+import { cBuffer, cString, encodeEpollEvent, type SocketAddress } from "./structs.ts";
 import { check, failure, system } from "./system.ts";
 
 /** What a server serves: HTTP and stream listeners take stream sockets, datagram sockets take datagram ones. */
@@ -139,17 +138,55 @@ function sameAddress(a: SocketAddress, b: SocketAddress): boolean {
   return false;
 }
 
-function socketInode(fd: number): bigint | undefined {
+const decoder = new TextDecoder();
+
+/**
+ * Reads a small file (a `/proc` entry) through FFI.
+ *
+ * @param path The path.
+ * @returns Its text, or undefined when it cannot be opened (the fd closed meanwhile).
+ */
+function readProcFile(path: string): string | undefined {
+  const { libc, c } = system();
+  const fd = libc.open(cString(path), c.O_CLOEXEC, 0);
+  if (fd < 0) return undefined;
   try {
-    const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
-    return match === null ? undefined : BigInt(match[1]!);
-  } catch {
-    return undefined;
+    const chunk = cBuffer(65536);
+    let text = "";
+    for (;;) {
+      const n = libc.read(fd, chunk, chunk.byteLength);
+      if (n < 0) {
+        if (failure(n, "read")?.code === "EINTR") continue;
+        return undefined;
+      }
+      if (n === 0) return text;
+      text += decoder.decode(chunk.subarray(0, n), { stream: true });
+    }
+  } finally {
+    libc.close(fd);
   }
 }
 
+function modeAndInode(fd: number): { mode: number; ino: bigint } | undefined {
+  try {
+    return statFd(fd);
+  } catch {
+    return undefined; // closed meanwhile by another thread of the runtime
+  }
+}
+
+function socketInode(fd: number): bigint | undefined {
+  const stat = modeAndInode(fd);
+  return stat !== undefined && (stat.mode & system().c.S_IFMT) === system().c.S_IFSOCK ? stat.ino : undefined;
+}
+
+/** The open fds of this process: `fcntl(F_GETFD)` on every number below the fd table's size. */
 function openFdNumbers(): number[] {
-  return readdirSync("/proc/self/fd").map(Number).filter((n) => Number.isInteger(n)).sort((a, b) => a - b);
+  const { libc, c } = system();
+  const size = Number(/^FDSize:\s*(\d+)/m.exec(readProcFile("/proc/self/status") ?? "")?.[1] ?? 1024);
+  const open: number[] = [];
+  for (let fd = 0; fd < size; fd++) if (libc.fcntl(fd, c.F_GETFD, 0) >= 0) open.push(fd);
+  return open;
 }
 
 /**
@@ -172,14 +209,14 @@ export function findSocketFd(address: SocketAddress, type: "stream" | "dgram", e
   const found: number[] = [];
   for (const fd of openFdNumbers()) {
     if (fd === exclude || socketInode(fd) === undefined) continue;
-    let description: FdDescription;
     try {
-      description = describeFd(fd);
+      if (!sameAddress(localAddress(fd), address)) continue;
+      const { c } = system();
+      if (getIntOption(fd, c.SOL_SOCKET, c.SO_TYPE) === (type === "stream" ? c.SOCK_STREAM : c.SOCK_DGRAM)) {
+        found.push(fd);
+      }
     } catch {
       continue; // closed meanwhile by another thread of the runtime
-    }
-    if (description.type === type && description.address !== undefined && sameAddress(description.address, address)) {
-      found.push(fd);
     }
   }
   if (found.length === 0) {
@@ -225,25 +262,21 @@ export function parseEpollFdinfo(text: string): { fd: number; events: number; da
   return entries;
 }
 
+/** The epoll fds of this process: anonymous inodes (no file type bits) whose fdinfo lists "tfd:" lines. */
 function epollFds(): number[] {
+  const { c } = system();
   return openFdNumbers().filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === "anon_inode:[eventpoll]";
-    } catch {
-      return false;
-    }
+    const stat = modeAndInode(fd);
+    return stat !== undefined && (stat.mode & c.S_IFMT) === 0 &&
+      (readProcFile(`/proc/self/fdinfo/${fd}`)?.includes("tfd:") ?? false);
   });
 }
 
-function registrationsOf(fd: number, inode: bigint): EpollRegistration[] {
+function registrationsOf(fd: number, inode: bigint, epfds: readonly number[]): EpollRegistration[] {
   const found: EpollRegistration[] = [];
-  for (const epfd of epollFds()) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/self/fdinfo/${epfd}`, "utf8");
-    } catch {
-      continue;
-    }
+  for (const epfd of epfds) {
+    const text = readProcFile(`/proc/self/fdinfo/${epfd}`);
+    if (text === undefined) continue;
     for (const entry of parseEpollFdinfo(text)) {
       if (entry.fd === fd && entry.inode === inode) found.push({ epfd, events: entry.events, data: entry.data });
     }
@@ -274,7 +307,7 @@ export async function findRegistrations(fd: number, timeoutMs = 500): Promise<Ep
   if (inode === undefined) throw new HandoverError("EBADF", `Expected fd ${fd} to be an open socket`);
   const deadline = Date.now() + timeoutMs;
   for (let delay = 0;; delay = Math.min(delay * 2 || 1, 20)) {
-    const found = registrationsOf(fd, inode);
+    const found = registrationsOf(fd, inode, epollFds());
     if (found.length > 0) return found;
     if (Date.now() >= deadline) break;
     await sleep(delay);
@@ -299,12 +332,42 @@ export async function findRegistrations(fd: number, timeoutMs = 500): Promise<Ep
 export function adoptionUnavailable(): string | undefined {
   const { os } = system();
   if (os !== "linux") return `adoption needs epoll and /proc, and this is ${os}`;
-  try {
-    readdirSync("/proc/self/fdinfo");
-  } catch (error) {
-    return `adoption reads /proc/self/fdinfo, which cannot be read (${(error as Error).message})`;
+  if (readProcFile("/proc/self/fdinfo/0") === undefined && readProcFile("/proc/self/status") === undefined) {
+    return "adoption reads /proc/self/fdinfo, which cannot be read (is /proc mounted?)";
   }
   return undefined;
+}
+
+/**
+ * A fresh path for a server's temporary unix socket (replaced by adoption), in `$TMPDIR` or `/tmp`.
+ *
+ * @returns The path.
+ *
+ * @example
+ * ```ts ignore
+ * temporarySocketPath(); // "/tmp/handover-1234-lx2k3-0.sock"
+ * ```
+ */
+export function temporarySocketPath(): string {
+  const { backend } = system();
+  const directory = (backend.env.get("TMPDIR") ?? "/tmp").replace(/\/+$/, "") || "/tmp";
+  return `${directory}/handover-${backend.libc.getpid()}-${Date.now().toString(36)}-${pathCounter++}.sock`;
+}
+
+let pathCounter = 0;
+
+/**
+ * Removes a temporary socket path; a missing path is fine.
+ *
+ * @param path The path.
+ *
+ * @example
+ * ```ts ignore
+ * removeSocketPath(path);
+ * ```
+ */
+export function removeSocketPath(path: string): void {
+  system().libc.unlink(cString(path));
 }
 
 /**
@@ -351,7 +414,8 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
   // From here the server's socket is gone: a failure leaves fd `target` holding
   // the inherited socket, which the caller closes with the server.
   check(libc.dup3(inherited.fd, target, c.O_CLOEXEC), "dup3", `fd ${inherited.fd} onto the server's fd ${target}`);
-  const stale = registrationsOf(target, serverInode);
+  const epfds = [...new Set(registrations.map((r) => r.epfd))];
+  const stale = registrationsOf(target, serverInode, epfds);
   if (stale.length > 0) {
     throw new HandoverError("EIO", `fd ${target} is still registered after dup3(); the server's socket is shared`);
   }
@@ -364,7 +428,7 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
       throw error;
     }
   }
-  const now = registrationsOf(target, inheritedInode);
+  const now = registrationsOf(target, inheritedInode, epfds);
   const missing = registrations.filter((r) =>
     !now.some((n) => n.epfd === r.epfd && n.events === r.events && n.data === r.data)
   );

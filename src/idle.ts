@@ -5,8 +5,7 @@
  * @module
  */
 
-import process from "node:process";
-import { clearTimeout as clearTimerRaw, setTimeout as setTimer } from "node:timers";
+import { loadServeAdapter } from "./runtime.ts";
 import type { FetchHandler } from "./serve.ts";
 
 /** What {@link exitWhenIdle} returns. */
@@ -60,20 +59,20 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
   }
   const ms = seconds * 1000;
   let open = 0;
-  let timer: { unref?(): unknown } | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   let fired = false;
   const fire = async () => {
     if (stopped || fired || open > 0) return;
     fired = true;
     if (options.onIdle !== undefined) await options.onIdle();
-    else process.exit(0);
+    else (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(0);
   };
   const arm = () => {
     if (stopped || fired) return;
     if (timer !== undefined) clearTimer(timer);
-    timer = open > 0 ? undefined : setTimer(fire, ms);
-    timer?.unref?.();
+    timer = open > 0 ? undefined : setTimeout(fire, ms);
+    if (timer !== undefined) unref(timer);
   };
   const begin = () => {
     open++;
@@ -111,6 +110,13 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
   };
 }
 
-function clearTimer(timer: unknown): void {
-  clearTimerRaw(timer as Parameters<typeof clearTimerRaw>[0]);
+function clearTimer(timer: ReturnType<typeof setTimeout>): void {
+  clearTimeout(timer);
+}
+
+// Node and Bun timers have unref(); Deno's are numbers, unref'd by its serving adapter.
+function unref(timer: ReturnType<typeof setTimeout>): void {
+  const withUnref = timer as unknown as { unref?(): void };
+  if (typeof withUnref.unref === "function") withUnref.unref();
+  else void loadServeAdapter().then((adapter) => adapter.unrefTimer(timer), () => {});
 }

@@ -15,7 +15,6 @@ import type { FdDescription } from "./inspect.ts";
 import { collectNamed, hasPassedSockets } from "./names.ts";
 import { exitWhenIdle, type IdleTimer } from "./idle.ts";
 import { loadServeAdapter } from "./runtime.ts";
-import process from "node:process";
 import type { SocketAddress } from "./structs.ts";
 
 export type { AdoptedSocket } from "./adopt.ts";
@@ -65,6 +64,8 @@ export interface ServeAdapterModule {
   kindOf(server: unknown): ServerKind | undefined;
   /** Serves `handler` on an inherited stream socket. */
   serveInherited(handler: FetchHandler, inherited: FdDescription, mode: AdoptMode): Promise<ServerHandle>;
+  /** Lets the process exit while a timer is pending (Deno's timers are numbers). */
+  unrefTimer(timer: unknown): void;
   /** Serves `handler` on a port of its own. */
   serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle>;
 }
@@ -132,7 +133,7 @@ export async function adopt(
   const kind = adapter.kindOf(server);
   if (kind === undefined) {
     throw new TypeError(
-      "Expected a server from Deno.serve/Deno.listen, Bun.serve/Bun.listen/Bun.udpSocket, " +
+      "Expected a server from Deno's serve()/listen(), Bun's serve()/listen()/udpSocket(), " +
         `node:net/http/https or node:dgram, got ${describeValue(server)}`,
     );
   }
@@ -208,7 +209,10 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   let served = handler;
   let idle: IdleTimer | undefined;
   if (options.idleTimeout !== undefined) {
-    idle = exitWhenIdle(options.idleTimeout, { onIdle: () => closeAll().then(() => process.exit(0)) });
+    idle = exitWhenIdle(options.idleTimeout, {
+      onIdle: () =>
+        closeAll().then(() => (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(0)),
+    });
     served = idle.wrap(handler);
   }
   const handles: ServerHandle[] = [];
