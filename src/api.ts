@@ -62,6 +62,18 @@ export {
 } from "./watchdog.ts";
 export { barrier, type BarrierOptions } from "./barrier.ts";
 export { detectRuntime } from "./runtime.ts";
+export {
+  adopt,
+  type AdoptedSocket,
+  type AdoptMode,
+  type AdoptOptions,
+  type FetchHandler,
+  serve,
+  type ServedSocket,
+  type ServeOptions,
+  type Server,
+} from "./serve.ts";
+export { exitWhenIdle, type IdleOptions, type IdleTimer, type NodeLikeResponse } from "./idle.ts";
 
 /**
  * Resolves when handover's FFI backend for this runtime is loaded. ES

@@ -9,6 +9,7 @@
 
 import type { Backend, BackendModule, RuntimeName, StreamAdapterModule } from "./backend.ts";
 import { HandoverError } from "./errors.ts";
+import type { ServeAdapterModule } from "./serve.ts";
 
 interface RuntimeGlobals {
   Deno?: { version?: { deno?: string } };
@@ -118,4 +119,33 @@ let streams: Promise<StreamAdapterModule> | undefined;
 export function loadStreamAdapter(): Promise<StreamAdapterModule> {
   streams ??= detectRuntime() === "bun" ? import("../runtimes/bun_stream.ts") : import("../runtimes/node_stream.ts");
   return streams;
+}
+
+let serving: Promise<ServeAdapterModule> | undefined;
+
+/**
+ * Loads this runtime's serving adapter once: `Deno.serve`/`Deno.listen`,
+ * `Bun.serve`/`Bun.listen`/`Bun.udpSocket`, or `node:http` with srvx. Each
+ * also handles `node:net`/`node:http`/`node:dgram` servers in its runtime.
+ *
+ * @returns The adapter module.
+ *
+ * @example
+ * ```ts ignore
+ * const adapter = await loadServeAdapter();
+ * ```
+ */
+export function loadServeAdapter(): Promise<ServeAdapterModule> {
+  serving ??= (async (): Promise<ServeAdapterModule> => {
+    await loadBackend();
+    switch (detectRuntime()) {
+      case "deno":
+        return await import("../runtimes/deno_serve.ts");
+      case "bun":
+        return await import("../runtimes/bun_serve.ts");
+      case "node":
+        return await import("../runtimes/node_serve.ts");
+    }
+  })();
+  return serving;
 }

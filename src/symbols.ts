@@ -193,6 +193,12 @@ export const LIBC_SYMBOLS = {
     result: "isize",
     os: "linux",
   },
+  open: {
+    parameters: ["buffer", /* const char *pathname */ "i32", /* int flags */ "u32" /* ... mode_t mode */],
+    result: "i32",
+    variadic: 2,
+  },
+  unlink: { parameters: ["buffer" /* const char *pathname */], result: "i32" },
   unsetenv: { parameters: ["buffer" /* const char *name */], result: "i32" },
   memcpy: {
     parameters: ["buffer", /* void *dest */ "pointer", /* const void *src */ "usize" /* size_t n */],

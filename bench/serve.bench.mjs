@@ -1,0 +1,235 @@
+#!/usr/bin/env node
+// Serving on an activated socket vs on the server's own port, side by side in one run, per runtime:
+// requests per second and server CPU µs per request under wrk (loopback, bounded), A/B interleaved,
+// medians reported. The CPU ratio (reference µs / measured µs per request) is the steadier figure on a
+// shared machine, where req/s follows whatever else runs. Then first connect -> first byte under systemd-socket-activate vs the same server
+// started directly. Knobs: BENCH_SECONDS (per wrk run, default 3), BENCH_ROUNDS (default 3),
+// BENCH_CONNECTIONS (default 32), BENCH_ONLY (comma-separated row numbers).
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import net from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const script = join(root, "bench", "serve_server.ts");
+const seconds = Number(process.env.BENCH_SECONDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const only = process.env.BENCH_ONLY?.split(",").map(Number);
+const TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim() || 100);
+
+const argv = {
+  deno: [join(root, "node_modules", ".bin", "deno"), "run", "-A", "--no-check", script],
+  bun: [join(root, "node_modules", ".bin", "bun"), script],
+  node: [process.execPath, "--import", "tsx", script],
+};
+
+for (const tool of ["wrk", "systemd-socket-activate"]) {
+  if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
+    console.error(`${tool} is missing (apt-get install ${tool === "wrk" ? "wrk" : "systemd"})`);
+    process.exit(1);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function request(port, timeoutMs = 20_000) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error("no answer"));
+    }, timeoutMs);
+    socket.once("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.once("data", () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve();
+    });
+    socket.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  });
+}
+
+/** Starts a server; activated ones behind systemd-socket-activate, woken by a first request. */
+async function start(runtime, server, activated) {
+  const port = await freePort();
+  const [cmd, ...args] = argv[runtime];
+  const child = activated
+    ? spawn("systemd-socket-activate", [`--listen=127.0.0.1:${port}`, cmd, ...args, server, "activated"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+    : spawn(cmd, [...args, server, `port:${port}`], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => out += d);
+  child.stderr.on("data", (d) => err += d);
+  const deadline = Date.now() + 30_000;
+  if (activated) {
+    while (!err.includes("Listening on") && Date.now() < deadline) await sleep(5);
+    await request(port);
+  }
+  while (!out.includes("ready") && Date.now() < deadline) await sleep(5);
+  if (!out.includes("ready")) {
+    child.kill("SIGKILL");
+    throw new Error(`${runtime} ${server} did not start: ${err}`);
+  }
+  return { port, pid: child.pid, stop: () => child.kill("SIGKILL") };
+}
+
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]); // utime + stime, all threads
+}
+
+function load(port, duration) {
+  const before = Date.now();
+  const r = spawnSync("wrk", [`-t1`, `-c${connections}`, `-d${duration}s`, `http://127.0.0.1:${port}/`], {
+    timeout: (duration + 30) * 1000,
+  });
+  const text = r.stdout.toString();
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+  const errors = /Non-2xx|Socket errors/.test(text)
+    ? text.split("\n").filter((l) => /errors|Non-2xx/.test(l)).join("; ")
+    : "";
+  return { requests, ms: Date.now() - before, errors };
+}
+
+function measure(server) {
+  load(server.port, 1); // warm up
+  const t0 = cpuTicks(server.pid);
+  const { requests, ms, errors } = load(server.port, seconds);
+  const ticks = cpuTicks(server.pid) - t0;
+  return { rps: requests / (ms / 1000), usPerReq: (ticks * TICK_US) / Math.max(1, requests), errors };
+}
+
+// [label, reference (runtime, server), measured (runtime, server, activated)]
+const rows = [
+  ["Deno.serve", ["deno", "native"], ["deno", "native", true]],
+  ["Bun.serve", ["bun", "native"], ["bun", "native", true]],
+  ["node:http (Node, listen({ fd }))", ["node", "native"], ["node", "native", true]],
+  ["node:http + @hono/node-server (serve() in Node)", ["node", "fetch-node"], ["node", "fetch-node", true]],
+  ["node:http (Node, adopted into libuv)", ["node", "native"], ["node", "node-adopted", true]],
+  ["Deno node:http listen({ fd }) vs Deno.serve", ["deno", "native"], ["deno", "node-http", true]],
+  ["Bun node:http adopted vs Bun node:http", ["bun", "node-http"], ["bun", "node-http", true]],
+  ["Deno serve() fallback (node:http + hono) vs Deno.serve", ["deno", "native"], ["deno", "serve-fallback", true]],
+  ["Deno.serve behind the accept-loop fallback", ["deno", "native"], ["deno", "proxy", true]],
+  ["Bun.serve behind the accept-loop fallback", ["bun", "native"], ["bun", "proxy", true]],
+  ["Node fetch adapter: srvx vs @hono/node-server (own port)", ["node", "fetch-node"], [
+    "node",
+    "fetch-node-srvx",
+    false,
+  ]],
+];
+
+console.log(
+  `wrk -t1 -c${connections} -d${seconds}s, ${rounds} interleaved rounds, medians; CPU = server utime+stime\n`,
+);
+console.log(
+  "| # | server | reference req/s | measured req/s | req/s ratio | reference µs/req | measured µs/req | CPU ratio |",
+);
+console.log("|---|---|---:|---:|---:|---:|---:|---:|");
+const results = [];
+for (const [index, [label, ref, test]] of rows.entries()) {
+  if (only && !only.includes(index + 1)) continue;
+  let a, b;
+  try {
+    a = await start(ref[0], ref[1], false);
+    b = await start(test[0], test[1], test[2]);
+    const ra = [], rb = [];
+    for (let i = 0; i < rounds; i++) {
+      // Alternate which goes first so drift in the machine's load hits both alike.
+      if (i % 2 === 0) {
+        ra.push(measure(a));
+        rb.push(measure(b));
+      } else {
+        rb.push(measure(b));
+        ra.push(measure(a));
+      }
+    }
+    const rpsA = median(ra.map((r) => r.rps)), rpsB = median(rb.map((r) => r.rps));
+    const cpuA = median(ra.map((r) => r.usPerReq)), cpuB = median(rb.map((r) => r.usPerReq));
+    const errors = [...ra, ...rb].map((r) => r.errors).filter(Boolean);
+    console.log(
+      `| ${index + 1} | ${label} | ${rpsA.toFixed(0)} | ${rpsB.toFixed(0)} | ${(rpsB / rpsA).toFixed(2)} | ${
+        cpuA.toFixed(1)
+      } | ${cpuB.toFixed(1)} | ${(cpuA / cpuB).toFixed(2)} |${errors.length ? ` errors: ${errors[0]}` : ""}`,
+    );
+    results.push({ label, ratio: rpsB / rpsA });
+  } catch (error) {
+    console.log(`| ${index + 1} | ${label} | failed: ${error.message.split("\n")[0]} |||||`);
+  } finally {
+    a?.stop();
+    b?.stop();
+  }
+}
+
+// First connect -> first byte: the runtime process starts on the first connection (activated, handover
+// imported, socket adopted) vs the same server started directly on its own port (spawn -> first byte).
+async function firstByteDirect(runtime) {
+  const port = await freePort();
+  const [cmd, ...args] = argv[runtime];
+  const t0 = performance.now();
+  const child = spawn(cmd, [...args, "native", `port:${port}`], { stdio: "ignore" });
+  try {
+    for (;;) {
+      try {
+        await request(port, 5000);
+        return performance.now() - t0;
+      } catch {
+        if (performance.now() - t0 > 30_000) throw new Error("timeout");
+        await sleep(1);
+      }
+    }
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+async function firstByteActivated(runtime) {
+  const port = await freePort();
+  const [cmd, ...args] = argv[runtime];
+  const child = spawn("systemd-socket-activate", [`--listen=127.0.0.1:${port}`, cmd, ...args, "native", "activated"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  child.stderr.on("data", (d) => err += d);
+  try {
+    while (!err.includes("Listening on")) await sleep(2);
+    const t0 = performance.now();
+    await request(port, 30_000);
+    return performance.now() - t0;
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
+if (!only || only.includes(0)) {
+  const tries = Math.max(3, rounds + 2);
+  console.log(`\nFirst connect -> first byte, median of ${tries} (ms)\n`);
+  console.log("| runtime | direct (own port, no handover) | activated (handover) | handover adds |");
+  console.log("|---|---:|---:|---:|");
+  for (const runtime of ["deno", "bun", "node"]) {
+    const direct = [], activated = [];
+    for (let i = 0; i < tries; i++) {
+      direct.push(await firstByteDirect(runtime));
+      activated.push(await firstByteActivated(runtime));
+    }
+    const d = median(direct), a = median(activated);
+    console.log(`| ${runtime} | ${d.toFixed(1)} | ${a.toFixed(1)} | ${(a - d).toFixed(1)} |`);
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The fallback where adoption cannot run (no epoll: macOS kqueue, an event
+ * loop handover does not know): an accept loop on the inherited socket,
+ * through FFI, that connects each accepted connection to the server's own
+ * address and copies bytes both ways with the runtime's own sockets
+ * (`Bun.connect({ fd })` in Bun, `node:net` in Node and Deno). It works with
+ * any server, at the cost of a second connection and a copy per request.
+ *
+ * @module
+ */
+
+import type { AdoptedSocket } from "./adopt.ts";
+import { close, isReady, setNonBlocking } from "./fd.ts";
+import type { FdDescription } from "./inspect.ts";
+import { acceptConnection, connectSocket, formatAddress, getIntOption, openSocket } from "./socket.ts";
+import { openSocketStream } from "./stream.ts";
+import type { SocketAddress } from "./structs.ts";
+import { system } from "./system.ts";
+import { HandoverError } from "./errors.ts";
+import { errnoName } from "./errno.ts";
+
+/** A running forwarder. */
+export interface Forwarder {
+  readonly socket: AdoptedSocket;
+  /** Stops accepting and closes the inherited socket (open connections finish). */
+  stop(): void;
+  /** Resolves when the loop has stopped. */
+  readonly finished: Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function connectTo(target: SocketAddress): Promise<number> {
+  const fd = openSocket(target.family as "inet" | "inet6" | "unix", "stream");
+  try {
+    if (!connectSocket(fd, target)) {
+      for (let delay = 0; !isReady(fd, "writable"); delay = Math.min(delay * 2 || 1, 20)) await sleep(delay);
+      const { c, os } = system();
+      const code = getIntOption(fd, c.SOL_SOCKET, c.SO_ERROR);
+      if (code !== 0) {
+        const name = errnoName(os, code);
+        throw new HandoverError(name, `connect() to ${formatAddress(target)} failed with ${name}`, {
+          errno: code,
+          syscall: "connect",
+        });
+      }
+    }
+    return fd;
+  } catch (error) {
+    close(fd);
+    throw error;
+  }
+}
+
+async function forward(client: number, target: SocketAddress): Promise<boolean> {
+  let upstreamFd: number;
+  try {
+    upstreamFd = await connectTo(target);
+  } catch (error) {
+    close(client);
+    const code = (error as HandoverError).code;
+    // The server is gone: the forwarder ends with it.
+    return !(code === "ECONNREFUSED" || code === "ENOENT");
+  }
+  const [a, b] = await Promise.all([openSocketStream(client), openSocketStream(upstreamFd)]);
+  void Promise.allSettled([a.readable.pipeTo(b.writable), b.readable.pipeTo(a.writable)]).then(() =>
+    Promise.allSettled([a.close(), b.close()])
+  );
+  return true;
+}
+
+/**
+ * Starts forwarding connections from the inherited listening socket to a
+ * server's own address. The inherited fd belongs to the forwarder from now on.
+ *
+ * @param inherited The inherited listening stream socket.
+ * @param target The server's own address.
+ * @returns The running forwarder; it stops by itself when the server stops accepting.
+ *
+ * @example
+ * ```ts ignore
+ * const forwarder = startForwarder(describeFd(3), { family: "inet", address: "127.0.0.1", port: 41234 });
+ * ```
+ */
+export function startForwarder(inherited: FdDescription, target: SocketAddress): Forwarder {
+  let stopped = false;
+  // Inherited sockets are usually blocking; accept() must never block the event loop.
+  setNonBlocking(inherited.fd, true);
+  const loop = async () => {
+    let delay = 0;
+    try {
+      while (!stopped) {
+        const client = acceptConnection(inherited.fd);
+        if (client === undefined) {
+          // Poll with a short back-off: no runtime lets FFI code wait on an fd in its event loop.
+          await sleep(delay);
+          delay = Math.min(delay * 2 || 1, 10);
+          continue;
+        }
+        delay = 0;
+        if (!(await forward(client, target))) stopped = true;
+      }
+    } finally {
+      close(inherited.fd);
+    }
+  };
+  const finished = loop();
+  return {
+    socket: { fd: inherited.fd, address: inherited.address!, type: "stream", method: "proxy" },
+    stop() {
+      stopped = true;
+    },
+    finished,
+  };
+}
