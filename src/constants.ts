@@ -82,6 +82,13 @@ export interface SystemConstants {
   readonly STATX_BASIC: number;
   /** `SOMAXCONN`, the default backlog. */
   readonly SOMAXCONN: number;
+  readonly SO_REUSEADDR: number;
+  /** fcntl(2): who gets the signal when an `O_ASYNC` fd becomes ready. */
+  readonly F_SETOWN: number;
+  /** fcntl(2): which signal an `O_ASYNC` fd sends; 0 on Darwin (always SIGIO). */
+  readonly F_SETSIG: number;
+  /** Signal-driven I/O (`FASYNC`). */
+  readonly O_ASYNC: number;
 }
 
 /** Linux, from `<sys/socket.h>`, `<fcntl.h>`, `<poll.h>`, `<sys/epoll.h>` (same on x86_64 and aarch64). */
@@ -143,6 +150,10 @@ export const LINUX: SystemConstants = Object.freeze({
   // STATX_TYPE | STATX_MODE | STATX_INO
   STATX_BASIC: 0x1 | 0x2 | 0x100,
   SOMAXCONN: 4096,
+  SO_REUSEADDR: 2,
+  F_SETOWN: 8,
+  F_SETSIG: 10,
+  O_ASYNC: 0o20000,
 });
 
 /** Darwin (macOS), from the SDK's `<sys/socket.h>`, `<sys/fcntl.h>`, `<poll.h>`. */
@@ -203,6 +214,10 @@ export const DARWIN: SystemConstants = Object.freeze({
   AT_EMPTY_PATH: 0,
   STATX_BASIC: 0,
   SOMAXCONN: 128,
+  SO_REUSEADDR: 0x4,
+  F_SETOWN: 6,
+  F_SETSIG: 0,
+  O_ASYNC: 0x40,
 });
 
 /**
