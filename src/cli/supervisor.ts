@@ -153,6 +153,8 @@ export class Supervisor {
       for (const signal of ["SIGTERM", "SIGINT"] as const) this.onSignal(signal, () => this.shutdown(signal));
       this.onSignal("SIGHUP", () => this.reload());
       this.wakeup = new Wakeup(() => this.wake());
+      // The notify socket is ours alone, so it may signal us for good.
+      if (this.receiver !== undefined) setSignalDriven(this.receiver.fd, true);
       if (this.options.watch.length > 0) {
         this.watcher = new ChangeWatcher(
           this.options.watch,
