@@ -6,6 +6,7 @@
  * @module
  */
 
+import { existsSync } from "node:fs";
 import { loadBackend } from "../runtime.ts";
 import { system } from "../system.ts";
 import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
@@ -39,6 +40,9 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
     throw new UsageError(
       `Cannot find the command ${JSON.stringify(options.command[0])} (not in PATH or not executable)`,
     );
+  }
+  for (const path of options.watch) {
+    if (!existsSync(path)) throw new UsageError(`Cannot watch ${JSON.stringify(path)}: it does not exist`);
   }
   const { c } = system();
   let listeners: Listener[] = [];

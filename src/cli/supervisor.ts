@@ -70,6 +70,20 @@ function signalNumber(signal: string): number {
   return (osConstants.signals as Record<string, number>)[signal] ?? 0;
 }
 
+/**
+ * Signals the app by pid rather than through `ChildProcess.kill()`: Deno's
+ * `kill()` makes the exit event report the signal sent instead of how the
+ * app really ended (an app that traps SIGTERM and exits 7 shows as killed).
+ */
+function signalApp(app: RunningApp, signal: NodeJS.Signals): void {
+  if (app.exited) return;
+  try {
+    process.kill(app.pid, signal);
+  } catch {
+    // gone already; its exit event follows
+  }
+}
+
 function quote(arg: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
@@ -305,7 +319,7 @@ export class Supervisor {
     if (app.readyTimer !== undefined) clearTimeout(app.readyTimer);
     if (app.watchdogTimer !== undefined) clearTimeout(app.watchdogTimer);
     app.readyTimer = app.watchdogTimer = undefined;
-    app.process.kill(signal);
+    signalApp(app, signal);
     this.armStopTimer(app, this.options.stopTimeoutSec * 1000);
   }
 
@@ -314,7 +328,7 @@ export class Supervisor {
     app.stopTimer = setTimeout(() => {
       if (app.exited) return;
       this.out.warn(`pid ${app.pid} is still running ${ms / 1000} s after it was asked to stop: sending SIGKILL`);
-      app.process.kill("SIGKILL");
+      signalApp(app, "SIGKILL");
     }, ms);
   }
 
@@ -391,7 +405,7 @@ export class Supervisor {
     const app = this.app;
     if (this.shuttingDown) {
       // A second request: pass it on again.
-      if (app !== undefined && !app.exited) app.process.kill(signal);
+      if (app !== undefined) signalApp(app, signal);
       return;
     }
     this.shuttingDown = true;
@@ -435,7 +449,7 @@ export class Supervisor {
     }
     this.out.info(`reloading pid ${app.pid} with ${signal}`);
     app.reloadRequested = true;
-    app.process.kill(signal as NodeJS.Signals);
+    signalApp(app, signal as NodeJS.Signals);
     this.armReadyTimer(
       app,
       this.options.readyTimeoutSec !== undefined ? this.options.readyTimeoutSec * 1000 : DEFAULT_RELOAD_TIMEOUT_MS,
