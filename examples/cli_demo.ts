@@ -32,7 +32,7 @@ let output = "";
 launcher.stderr!.setEncoding("utf8");
 launcher.stderr!.on("data", (text: string) => {
   output += text;
-  process.stdout.write(text.replace(/^/gm, "  launcher | ").replace(/  launcher \| $/, ""));
+  process.stdout.write(text.replace(/^(?=.)/gm, "  launcher | "));
 });
 
 async function get(port: number): Promise<string> {
