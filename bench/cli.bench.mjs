@@ -70,7 +70,11 @@ async function freePort() {
 function firstByte(port) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const socket = net.connect(port, "127.0.0.1", () => socket.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const socket = net.connect(
+      port,
+      "127.0.0.1",
+      () => socket.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    );
     socket.once("data", () => {
       resolve(performance.now() - started);
       socket.destroy();
@@ -138,8 +142,13 @@ async function coldStart() {
     }
     for (const launcher of Object.values(running)) await stop(launcher);
     const ms = (xs) => median(xs).toFixed(1);
-    const delta = (xs) => `${ms(xs)} (${(median(xs) - median(times.ssa) >= 0 ? "+" : "")}${(median(xs) - median(times.ssa)).toFixed(1)})`;
-    console.log(`| ${appName}:http on fd 3 | ${ms(times.ssa)} | ${delta(times.node)} | ${delta(times.deno)} | ${delta(times.bun)} |`);
+    const delta = (xs) =>
+      `${ms(xs)} (${(median(xs) - median(times.ssa) >= 0 ? "+" : "")}${(median(xs) - median(times.ssa)).toFixed(1)})`;
+    console.log(
+      `| ${appName}:http on fd 3 | ${ms(times.ssa)} | ${delta(times.node)} | ${delta(times.deno)} | ${
+        delta(times.bun)
+      } |`,
+    );
   }
   console.log("");
 }
@@ -172,7 +181,7 @@ async function throughput() {
         await sleep(10);
       }
       const measure = {
-        direct: async () => rps.direct.push(wrk(directPort)),
+        direct: () => Promise.resolve(rps.direct.push(wrk(directPort))),
         proxyd: async () => {
           const proxyPort = await freePort();
           const proxy = start([SSA, "-l", `127.0.0.1:${proxyPort}`, "--", PROXYD, `127.0.0.1:${directPort}`]);
@@ -201,7 +210,11 @@ async function throughput() {
     const d = median(rps.direct);
     const h = median(rps.handover);
     const p = median(rps.proxyd);
-    console.log(`| ${appName}:http | ${d.toFixed(0)} | ${h.toFixed(0)} | ${(h / d).toFixed(2)}× | ${p.toFixed(0)} | ${(p / d).toFixed(2)}× |`);
+    console.log(
+      `| ${appName}:http | ${d.toFixed(0)} | ${h.toFixed(0)} | ${(h / d).toFixed(2)}× | ${p.toFixed(0)} | ${
+        (p / d).toFixed(2)
+      }× |`,
+    );
   }
   console.log("");
 }
@@ -244,7 +257,11 @@ async function idle() {
 }
 
 if (!existsSync(SSA)) console.log(`(${SSA} is missing: the cold start reference cannot run)`);
-console.log(`machine: ${spawnSync("nproc", { encoding: "utf8" }).stdout.trim()} cores, load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}\n`);
+console.log(
+  `machine: ${spawnSync("nproc", { encoding: "utf8" }).stdout.trim()} cores, load ${
+    readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
+  }\n`,
+);
 await coldStart();
 await throughput();
 await idle();
