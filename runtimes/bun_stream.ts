@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { SocketStream } from "../src/stream.ts";
+import type { SocketStream } from "../src/backend.ts";
 
 /** The part of Bun's socket API this adapter uses (typed here so that every checker reads this file). */
 interface BunSocket {

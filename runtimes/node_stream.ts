@@ -6,7 +6,7 @@
  */
 
 import net from "node:net";
-import type { SocketStream } from "../src/stream.ts";
+import type { SocketStream } from "../src/backend.ts";
 
 /**
  * Wraps a connected stream socket fd as web streams; the stream owns the fd.

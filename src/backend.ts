@@ -52,3 +52,19 @@ export interface BackendModule {
   /** Loads the C library and returns the backend (called once). */
   createBackend(): Backend;
 }
+
+/** A connected socket as web streams. */
+export interface SocketStream {
+  /** Bytes from the peer; ends when the peer shuts down its side. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer; closing it shuts down our sending side (the peer sees end of stream). */
+  readonly writable: WritableStream<Uint8Array>;
+  /** Closes the socket (and its fd) at once. */
+  close(): Promise<void>;
+}
+
+/** What a runtime's stream adapter module exports. */
+export interface StreamAdapterModule {
+  /** Wraps a connected socket fd; the stream owns the fd afterwards. */
+  openSocketStream(fd: number): Promise<SocketStream>;
+}

@@ -7,9 +7,8 @@
  * @module
  */
 
-import type { Backend, BackendModule, RuntimeName } from "./backend.ts";
+import type { Backend, BackendModule, RuntimeName, StreamAdapterModule } from "./backend.ts";
 import { HandoverError } from "./errors.ts";
-import type { StreamAdapterModule } from "./stream.ts";
 
 interface RuntimeGlobals {
   Deno?: { version?: { deno?: string } };

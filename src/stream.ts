@@ -6,23 +6,10 @@
  */
 
 import { assertFd } from "./fd.ts";
+import type { SocketStream } from "./backend.ts";
 import { loadStreamAdapter } from "./runtime.ts";
 
-/** A connected socket as web streams. */
-export interface SocketStream {
-  /** Bytes from the peer; ends when the peer shuts down its side. */
-  readonly readable: ReadableStream<Uint8Array>;
-  /** Bytes to the peer; closing it shuts down our sending side (the peer sees end of stream). */
-  readonly writable: WritableStream<Uint8Array>;
-  /** Closes the socket (and its fd) at once. */
-  close(): Promise<void>;
-}
-
-/** What a runtime's stream adapter module exports. */
-export interface StreamAdapterModule {
-  /** Wraps a connected socket fd; the stream owns the fd afterwards. */
-  openSocketStream(fd: number): Promise<SocketStream>;
-}
+export type { SocketStream, StreamAdapterModule } from "./backend.ts";
 
 /**
  * Wraps a connected stream socket fd as web streams, using the runtime's

@@ -43,8 +43,11 @@ export interface EncodedAddress {
 
 /** Credentials of a process, as in `struct ucred`. */
 export interface Credentials {
+  /** The process id. */
   readonly pid: number;
+  /** The user id. */
   readonly uid: number;
+  /** The group id. */
   readonly gid: number;
 }
 

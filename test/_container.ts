@@ -4,7 +4,7 @@
 // reason where it cannot run; CI sets HANDOVER_REQUIRE_CONTAINER=1 so that a
 // skip there fails instead.
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type ChildResult, ROOT, run } from "./_helpers.ts";
@@ -29,6 +29,21 @@ export function containerSkip(): string | false {
 export function requireContainer(): void {
   if (!existsSync(join(CONTAINER_TOOLS, "boot.sh"))) assert.fail(`${CONTAINER_TOOLS}/boot.sh is missing`);
   if (process.getuid?.() !== 0) assert.fail("the systemd container needs root (HANDOVER_REQUIRE_CONTAINER=1)");
+  // The container mounts its own tmpfs over these, so a project below them is invisible inside.
+  for (const hidden of ["/tmp/", "/var/tmp/", "/run/", "/dev/shm/"]) {
+    for (
+      const [what, path] of [["the project", realpathSync(ROOT)], [
+        "the container tools",
+        realpathSync(CONTAINER_TOOLS),
+      ]]
+    ) {
+      if (`${path}/`.startsWith(hidden)) {
+        assert.fail(
+          `${what} is at ${path}, below ${hidden}, which the container replaces with its own tmpfs; check it out elsewhere`,
+        );
+      }
+    }
+  }
 }
 
 /** A running container; stop it in a finally block. */

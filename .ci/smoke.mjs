@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// Packs handover, installs the tarball into a throw-away consumer project and
+// calls socketpair() from Node ESM, Node CommonJS, Bun and Deno (npm: specifier).
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const bin = (name) => join(root, "node_modules", ".bin", name);
+const work = mkdtempSync(join(tmpdir(), "handover-smoke-"));
+const sh = (cmd, args, cwd = work) =>
+  execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+const node = process.env.npm_node_execpath && !process.env.npm_node_execpath.includes("node_modules")
+  ? process.env.npm_node_execpath
+  : process.execPath;
+
+let failures = 0;
+try {
+  sh("npm", ["pack", "--silent", "--pack-destination", work], root);
+  const tarball = readdirSync(work).find((f) => f.endsWith(".tgz"));
+  const consumer = join(work, "consumer");
+  execFileSync("mkdir", [consumer]);
+  writeFileSync(
+    join(consumer, "package.json"),
+    JSON.stringify({ name: "consumer", private: true, type: "module", allowScripts: { koffi: true } }, null, 2),
+  );
+  sh("npm", ["install", "--no-audit", "--no-fund", "--silent", join(work, tarball)], consumer);
+
+  const check = `const [a, b] = socketpair("dgram"); const ok = a >= 0 && b >= 0 && a !== b; close(a); close(b);`;
+  writeFileSync(
+    join(consumer, "esm.mjs"),
+    `import { socketpair, close } from "handover";\n${check}\nconsole.log(ok ? "ok" : "bad");\n`,
+  );
+  writeFileSync(
+    join(consumer, "cjs.cjs"),
+    `const { socketpair, close, init } = require("handover");\ninit().then(() => { ${check} console.log(ok ? "ok" : "bad"); });\n`,
+  );
+  writeFileSync(
+    join(consumer, "deno.ts"),
+    `import { socketpair, close } from "npm:handover";\n${check}\nconsole.log(ok ? "ok" : "bad");\n`,
+  );
+  const cases = [
+    ["Node ESM", node, ["esm.mjs"]],
+    ["Node CommonJS", node, ["cjs.cjs"]],
+    ["Bun", bin("bun"), ["esm.mjs"]],
+    ["Deno (npm: specifier)", bin("deno"), ["run", "-A", "deno.ts"]],
+  ];
+  for (const [label, cmd, args] of cases) {
+    let out;
+    try {
+      out = sh(cmd, args, consumer).trim();
+    } catch (error) {
+      out = String(error.message).split("\n")[0];
+    }
+    const ok = out === "ok";
+    if (!ok) failures++;
+    console.log(`${ok ? "ok  " : "FAIL"} ${label}: socketpair() from the packed tarball ${ok ? "" : `→ ${out}`}`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(failures === 0 ? 0 : 1);
