@@ -12,6 +12,6 @@ const common = {
 } as const;
 
 export default defineConfig([
-  { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true, clean: true },
+  { ...common, entry: { mod: "mod.ts", cli: "cli.ts" }, format: ["esm"], dts: true, splitting: true, clean: true },
   { ...common, entry: { mod: "src/api.ts" }, format: ["cjs"], dts: true, splitting: false },
 ]);

@@ -90,6 +90,14 @@ export interface SystemConstants {
   readonly CLOCK_MONOTONIC: number;
   /** `VMADDR_CID_ANY` of `<linux/vm_sockets.h>`. */
   readonly VMADDR_CID_ANY: number;
+  /** Let bind(2) reuse a local address in TIME_WAIT. */
+  readonly SO_REUSEADDR: number;
+  /** fcntl(2): who gets the signal when an `O_ASYNC` fd becomes ready. */
+  readonly F_SETOWN: number;
+  /** fcntl(2): which signal an `O_ASYNC` fd sends; 0 on Darwin (always SIGIO). */
+  readonly F_SETSIG: number;
+  /** Signal-driven I/O (`FASYNC`). */
+  readonly O_ASYNC: number;
 }
 
 /** Linux, from `<sys/socket.h>`, `<fcntl.h>`, `<poll.h>`, `<sys/epoll.h>` (same on x86_64 and aarch64). */
@@ -155,6 +163,10 @@ export const LINUX: SystemConstants = Object.freeze({
   SOMAXCONN: 4096,
   CLOCK_MONOTONIC: 1,
   VMADDR_CID_ANY: 0xffffffff,
+  SO_REUSEADDR: 2,
+  F_SETOWN: 8,
+  F_SETSIG: 10,
+  O_ASYNC: 0o20000,
 });
 
 /** Darwin (macOS), from the SDK's `<sys/socket.h>`, `<sys/fcntl.h>`, `<poll.h>`. */
@@ -219,6 +231,10 @@ export const DARWIN: SystemConstants = Object.freeze({
   SOMAXCONN: 128,
   CLOCK_MONOTONIC: 6,
   VMADDR_CID_ANY: 0xffffffff,
+  SO_REUSEADDR: 0x4,
+  F_SETOWN: 6,
+  F_SETSIG: 0,
+  O_ASYNC: 0x40,
 });
 
 /**

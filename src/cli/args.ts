@@ -1,0 +1,404 @@
+/**
+ * The command line of `handover`: options, subcommands and the help text.
+ * Written by hand rather than with `node:util` `parseArgs` so that every
+ * runtime gives the same one-line errors.
+ *
+ * @module
+ */
+
+import { parseSocketSpec, type SocketSpec, SpecError } from "./spec.ts";
+
+/** The package version the CLI reports. */
+export const VERSION = "0.1.0";
+
+/** A bad command line: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was expected and what was found.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** When the launcher restarts an app that exited by itself. */
+export type RestartPolicy = "no" | "on-failure" | "always";
+
+/** Who may send notifications (systemd's `NotifyAccess=`). */
+export type NotifyAccess = "main" | "all" | "none";
+
+/** The service type a unit is written for. */
+export type ServiceType = "simple" | "notify" | "notify-reload";
+
+/** Options shared by the launcher and the generators. */
+export interface CommonOptions {
+  readonly sockets: readonly SocketSpec[];
+  /** listen(2) backlog; undefined means SOMAXCONN. */
+  readonly backlog: number | undefined;
+  readonly restart: RestartPolicy;
+  /** True when `--restart` was given. */
+  readonly restartGiven: boolean;
+  /** Seconds, or undefined. */
+  readonly watchdogSec: number | undefined;
+  readonly fdstore: number;
+  readonly command: readonly string[];
+}
+
+/** `handover [options] -- COMMAND [ARGS…]`. */
+export interface LaunchOptions extends CommonOptions {
+  readonly mode: "launch";
+  readonly quiet: boolean;
+  readonly noPid: boolean;
+  readonly onDemand: boolean;
+  readonly notifyAccess: NotifyAccess;
+  /** Seconds, or undefined for no limit. */
+  readonly readyTimeoutSec: number | undefined;
+  readonly restartDelaySec: number;
+  readonly stopTimeoutSec: number;
+  /** The signal that asks the app to reload (`Type=notify-reload`), or undefined to restart on SIGHUP. */
+  readonly reloadSignal: string | undefined;
+  readonly watch: readonly string[];
+  readonly debounceSec: number;
+}
+
+/** `handover unit …` and `handover plist …`. */
+export interface GenerateOptions extends CommonOptions {
+  readonly mode: "unit" | "plist";
+  readonly name: string;
+  readonly type: ServiceType;
+  readonly description: string | undefined;
+  readonly notifyAccess: NotifyAccess | undefined;
+}
+
+/** What the command line asks for. */
+export type ParsedCommandLine =
+  | LaunchOptions
+  | GenerateOptions
+  | { readonly mode: "help"; readonly topic: "launch" | "unit" | "plist" }
+  | { readonly mode: "version" };
+
+/**
+ * Parses a duration: `1.5` and `2s` are seconds, `500ms` milliseconds, `1min` a minute.
+ *
+ * @param text The value.
+ * @param option The option, for the message.
+ * @returns Seconds.
+ * @throws {UsageError} When the value is not a non-negative duration.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./args.ts";
+ * parseDuration("250ms", "--watchdog"); // 0.25
+ * ```
+ */
+export function parseDuration(text: string, option: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|sec|min)?$/.exec(text.trim());
+  if (match === null) {
+    throw new UsageError(`Expected a duration like 5, 1.5s or 500ms after ${option}, got ${JSON.stringify(text)}`);
+  }
+  const value = Number(match[1]);
+  const unit = match[2] ?? "s";
+  return unit === "ms" ? value / 1000 : unit === "min" ? value * 60 : value;
+}
+
+function parseCount(text: string, option: string, min: number, max: number): number {
+  if (!/^[0-9]+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new UsageError(`Expected an integer from ${min} to ${max} after ${option}, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+function oneOf<T extends string>(text: string, option: string, choices: readonly T[]): T {
+  if (!(choices as readonly string[]).includes(text)) {
+    throw new UsageError(`Expected one of ${choices.join(", ")} after ${option}, got ${JSON.stringify(text)}`);
+  }
+  return text as T;
+}
+
+const SIGNALS = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGINT", "SIGTERM", "SIGQUIT", "SIGWINCH"] as const;
+
+/** Options that take a value, by every spelling, with the canonical name. */
+const VALUED: Readonly<Record<string, string>> = {
+  "-s": "socket",
+  "--socket": "socket",
+  "-b": "backlog",
+  "--backlog": "backlog",
+  "--notify-access": "notify-access",
+  "--ready-timeout": "ready-timeout",
+  "--watchdog": "watchdog",
+  "--restart": "restart",
+  "--restart-delay": "restart-delay",
+  "--stop-timeout": "stop-timeout",
+  "--reload-signal": "reload-signal",
+  "-w": "watch",
+  "--watch": "watch",
+  "--debounce": "debounce",
+  "--fdstore": "fdstore",
+  "--name": "name",
+  "--type": "type",
+  "--description": "description",
+};
+
+const FLAGS: Readonly<Record<string, string>> = {
+  "-q": "quiet",
+  "--quiet": "quiet",
+  "--no-pid": "no-pid",
+  "--on-demand": "on-demand",
+  "-h": "help",
+  "--help": "help",
+  "-V": "version",
+  "--version": "version",
+};
+
+const LAUNCH_ONLY = [
+  "quiet",
+  "no-pid",
+  "on-demand",
+  "ready-timeout",
+  "restart-delay",
+  "stop-timeout",
+  "reload-signal",
+  "watch",
+  "debounce",
+];
+const GENERATE_ONLY = ["name", "type", "description"];
+
+/**
+ * Parses the arguments after the program name.
+ *
+ * @param argv The arguments.
+ * @returns What to do.
+ * @throws {UsageError} On any malformed option or a missing command.
+ *
+ * @example
+ * ```ts
+ * import { parseCommandLine } from "./args.ts";
+ * const parsed = parseCommandLine(["-s", "http::8080", "--", "node", "app.js"]);
+ * parsed.mode; // "launch"
+ * ```
+ */
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  let mode: "launch" | "unit" | "plist" = "launch";
+  let args = [...argv];
+  if (args[0] === "unit" || args[0] === "plist") {
+    mode = args[0];
+    args = args.slice(1);
+  }
+  const values = new Map<string, string[]>();
+  const flags = new Set<string>();
+  let command: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--") {
+      command = args.slice(i + 1);
+      break;
+    }
+    if (!arg.startsWith("-") || arg === "-") {
+      // The command may follow the options without "--".
+      command = args.slice(i);
+      break;
+    }
+    let key = arg;
+    let inline: string | undefined;
+    const eq = arg.indexOf("=");
+    if (arg.startsWith("--") && eq > 0) {
+      key = arg.slice(0, eq);
+      inline = arg.slice(eq + 1);
+    } else if (!arg.startsWith("--") && arg.length > 2) {
+      // -s8080, -qs 8080
+      key = arg.slice(0, 2);
+      if (VALUED[key] !== undefined) inline = arg.slice(2);
+      else if (FLAGS[key] !== undefined) args.splice(i + 1, 0, `-${arg.slice(2)}`);
+    }
+    const valued = VALUED[key];
+    const flag = FLAGS[key];
+    if (valued !== undefined) {
+      const value = inline ?? args[++i];
+      if (value === undefined) throw new UsageError(`Expected a value after ${key}`);
+      values.set(valued, [...(values.get(valued) ?? []), value]);
+    } else if (flag !== undefined) {
+      if (inline !== undefined) throw new UsageError(`${key} takes no value, got ${JSON.stringify(arg)}`);
+      flags.add(flag);
+    } else {
+      throw new UsageError(`Unknown option ${key} (see handover --help)`);
+    }
+  }
+  if (flags.has("help")) return { mode: "help", topic: mode };
+  if (flags.has("version")) return { mode: "version" };
+  const given = [...values.keys(), ...flags];
+  for (const option of given) {
+    if (mode !== "launch" && LAUNCH_ONLY.includes(option)) {
+      throw new UsageError(`--${option} belongs to the launcher, not to handover ${mode}`);
+    }
+    if (mode === "launch" && GENERATE_ONLY.includes(option)) {
+      throw new UsageError(`--${option} belongs to handover unit and handover plist`);
+    }
+  }
+  const last = (name: string): string | undefined => values.get(name)?.at(-1);
+  let sockets: SocketSpec[];
+  try {
+    sockets = (values.get("socket") ?? []).map(parseSocketSpec);
+  } catch (error) {
+    if (error instanceof SpecError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (command.length === 0) {
+    throw new UsageError(
+      mode === "launch"
+        ? "Expected a command to run after the options, as in: handover -s http::8080 -- node app.js"
+        : `Expected the app's command after the options, as in: handover ${mode} -s http::8080 -- node app.js`,
+    );
+  }
+  if (command[0] === "") throw new UsageError("Expected a command name, got an empty string");
+  const backlogText = last("backlog");
+  const watchdogText = last("watchdog");
+  const watchdogSec = watchdogText === undefined ? undefined : parseDuration(watchdogText, "--watchdog");
+  if (watchdogSec === 0) throw new UsageError("Expected a --watchdog interval above 0");
+  const restartText = last("restart");
+  const common: CommonOptions = {
+    sockets,
+    backlog: backlogText === undefined ? undefined : parseCount(backlogText, "--backlog", 1, 1 << 20),
+    restart: restartText === undefined ? "no" : oneOf(restartText, "--restart", ["no", "on-failure", "always"]),
+    restartGiven: restartText !== undefined,
+    watchdogSec,
+    fdstore: parseCount(last("fdstore") ?? "0", "--fdstore", 0, 1000),
+    command,
+  };
+  const accessText = last("notify-access");
+  const notifyAccess = accessText === undefined
+    ? undefined
+    : oneOf(accessText, "--notify-access", ["main", "all", "none"] as const);
+  if (mode !== "launch") {
+    const name = last("name") ?? defaultUnitName(command);
+    if (!/^[A-Za-z0-9:_.\\-]{1,200}$/.test(name)) {
+      throw new UsageError(`Expected a unit name of letters, digits and :_.\\-, got ${JSON.stringify(name)}`);
+    }
+    return {
+      ...common,
+      mode,
+      name,
+      type: oneOf(last("type") ?? "simple", "--type", ["simple", "notify", "notify-reload"] as const),
+      description: last("description"),
+      notifyAccess,
+    };
+  }
+  const readyText = last("ready-timeout");
+  const reloadText = last("reload-signal");
+  let reloadSignal: string | undefined;
+  if (reloadText !== undefined) {
+    const upper = reloadText.toUpperCase();
+    reloadSignal = oneOf(upper.startsWith("SIG") ? upper : `SIG${upper}`, "--reload-signal", SIGNALS);
+  }
+  return {
+    ...common,
+    mode: "launch",
+    quiet: flags.has("quiet"),
+    noPid: flags.has("no-pid"),
+    onDemand: flags.has("on-demand"),
+    notifyAccess: notifyAccess ?? "main",
+    readyTimeoutSec: readyText === undefined ? undefined : parseDuration(readyText, "--ready-timeout"),
+    restartDelaySec: parseDuration(last("restart-delay") ?? "0.1", "--restart-delay"),
+    stopTimeoutSec: parseDuration(last("stop-timeout") ?? "10", "--stop-timeout"),
+    reloadSignal,
+    watch: values.get("watch") ?? [],
+    debounceSec: parseDuration(last("debounce") ?? "0.2", "--debounce"),
+  };
+}
+
+function defaultUnitName(command: readonly string[]): string {
+  // The script's base name for `node app.js`, else the program's.
+  const interpreters = /^(node|nodejs|deno|bun|python3?|ruby|perl|sh|bash|npx|bunx|tsx)$/;
+  const base = (p: string) => p.split("/").pop()!.replace(/\.[A-Za-z0-9]+$/, "");
+  const program = base(command[0]!);
+  const script = command.slice(1).find((a) => !a.startsWith("-") && a !== "run");
+  const name = interpreters.test(program) && script !== undefined ? base(script) : program;
+  return name.replace(/[^A-Za-z0-9:_.\\-]/g, "-") || "app";
+}
+
+/** The help text of the launcher and the generators. */
+export const HELP: Readonly<Record<"launch" | "unit" | "plist", string>> = {
+  launch: `handover ${VERSION}: a socket launcher and supervisor for apps that speak systemd's protocols
+
+Usage: handover [options] -- COMMAND [ARGS...]
+       handover unit [options] -- COMMAND [ARGS...]    print a systemd .socket + .service pair
+       handover plist [options] -- COMMAND [ARGS...]   print a launchd plist
+
+Sockets (systemfd-compatible):
+  -s, --socket [NAME=][TYPE::]VALUE
+                         open a socket; repeat for more. TYPE: tcp (default), http,
+                         https (printed as URLs), unix (default for paths), udp,
+                         seqpacket. VALUE: PORT (on 127.0.0.1), HOST:PORT, [IPV6]:PORT,
+                         a path or @abstract. Port 0 picks a free port. NAME goes into
+                         LISTEN_FDNAMES (default: unknown).
+  -b, --backlog N        listen(2) backlog (default: SOMAXCONN)
+      --no-pid           do not set LISTEN_PID (for wrappers that start the app themselves)
+  -q, --quiet            print nothing but errors
+
+Starting:
+      --on-demand        start COMMAND at the first connection; after a clean exit, wait
+                         for the next one (connections queue meanwhile)
+      --restart no|on-failure|always
+                         restart after the app exits by itself (default: no; on-failure
+                         with --watchdog or --ready-timeout)
+      --restart-delay DURATION
+                         first back-off delay, doubled per failure up to 10 s (default: 100ms)
+      --stop-timeout DURATION
+                         how long a stopping app gets after SIGTERM before SIGKILL (default: 10s)
+
+Supervision (NOTIFY_SOCKET is always set):
+      --notify-access main|all|none
+                         who may notify: the app's own process (default), any process, nobody
+      --ready-timeout DURATION
+                         the app must send READY=1 within this time
+      --watchdog DURATION
+                         set WATCHDOG_USEC; kill (SIGABRT) and restart an app that stops
+                         sending WATCHDOG=1
+      --reload-signal SIGNAL
+                         on SIGHUP, send SIGNAL and wait for RELOADING=1 ... READY=1
+                         (systemd's Type=notify-reload); without it SIGHUP restarts the app
+                         unless the app has sent RELOADING=1 before (then it gets SIGHUP)
+      --fdstore N        keep up to N fds the app sends with FDSTORE=1 and pass them back
+                         on the next start, after the sockets
+
+Restart on change:
+  -w, --watch PATH       restart when a file under PATH changes; repeat for more
+      --debounce DURATION
+                         wait this long after the last change (default: 200ms)
+
+  -h, --help             this text (handover unit --help for the generators)
+  -V, --version          the version
+
+SIGTERM and SIGINT go to the app; handover exits with its status. SIGHUP reloads.
+Durations: 5, 1.5s, 500ms, 1min. Errors exit with code 2.
+`,
+  unit: `Usage: handover unit [options] -- COMMAND [ARGS...]
+
+Prints a systemd .socket unit (one per socket name) and a .service unit that runs
+COMMAND with those sockets, as handover would.
+
+  -s, --socket SPEC      as for the launcher (port 0 is not allowed in a unit)
+  -b, --backlog N        Backlog=
+      --name NAME        unit name (default: from the command)
+      --type simple|notify|notify-reload
+                         Type= of the service (default: simple)
+      --description TEXT Description=
+      --restart no|on-failure|always
+      --watchdog DURATION
+                         WatchdogSec=
+      --notify-access main|all|none
+      --fdstore N        FileDescriptorStoreMax=
+`,
+  plist: `Usage: handover plist [options] -- COMMAND [ARGS...]
+
+Prints a launchd property list that opens the sockets and starts COMMAND on the
+first connection (the app collects them with launch_activate_socket by name).
+
+  -s, --socket SPEC      as for the launcher (port 0 is not allowed)
+      --name NAME        Label (default: from the command)
+      --restart no|on-failure|always
+                         KeepAlive
+`,
+};

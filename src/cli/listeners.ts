@@ -1,0 +1,225 @@
+/**
+ * The launcher's own sockets: bound once, kept open across every restart of
+ * the app (so connections wait in the backlog instead of being refused),
+ * and removed from the filesystem when the launcher ends.
+ *
+ * @module
+ */
+
+import { lstatSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import { close } from "../fd.ts";
+import { HandoverError } from "../errors.ts";
+import {
+  bindSocket,
+  connectSocket,
+  formatAddress,
+  listenSocket,
+  localAddress,
+  openSocket,
+  setIntOption,
+} from "../socket.ts";
+import type { SocketAddress } from "../structs.ts";
+import { system } from "../system.ts";
+import type { SocketSpec } from "./spec.ts";
+
+/** A bound socket of the launcher. */
+export interface Listener {
+  readonly spec: SocketSpec;
+  /** The launcher's fd (close-on-exec; children get a copy at 3, 4, …). */
+  readonly fd: number;
+  /** The address it is bound to (the port filled in when the spec said 0). */
+  readonly address: SocketAddress;
+  /** The absolute path of a unix socket file this launcher created, removed at the end. */
+  readonly createdPath: string | undefined;
+  /** The inode of the socket file, to remove only our own file. */
+  readonly fileInode: bigint | undefined;
+}
+
+/** Why a socket could not be set up: one line for the user. */
+export class ListenerError extends Error {
+  /** The errno name when a call failed. */
+  readonly code: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param message The line to print.
+   * @param code The errno name.
+   */
+  constructor(message: string, code?: string) {
+    super(message);
+    this.name = "ListenerError";
+    this.code = code;
+  }
+}
+
+const REASONS: Readonly<Record<string, string>> = {
+  EADDRINUSE: "the address is already in use",
+  EADDRNOTAVAIL: "the address is not available on this machine",
+  EACCES: "permission denied",
+  ENAMETOOLONG: "the path is too long",
+  ENOENT: "the directory does not exist",
+  EAFNOSUPPORT: "the address family is not supported",
+};
+
+function describeFailure(error: unknown, spec: SocketSpec): ListenerError {
+  if (error instanceof HandoverError) {
+    if (error.code === "ENAMETOOLONG" && error.syscall === undefined) {
+      // structs.ts says how long the path is and what sun_path holds.
+      return new ListenerError(`Cannot bind ${spec.text}: ${error.message}`, error.code);
+    }
+    const reason = REASONS[error.code] ?? error.message;
+    return new ListenerError(`Cannot bind ${spec.text} (${formatAddress(spec.address)}): ${reason}`, error.code);
+  }
+  return new ListenerError(`Cannot bind ${spec.text}: ${error instanceof Error ? error.message : String(error)}`);
+}
+
+/**
+ * Removes a stale unix socket file (one nobody accepts on) so that bind()
+ * can create it again; refuses to touch a live socket or a non-socket.
+ */
+function clearStaleSocket(path: string, spec: SocketSpec): void {
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    return; // nothing there
+  }
+  if (!isSocket) throw new ListenerError(`Cannot bind ${spec.text}: ${path} exists and is not a socket`, "EEXIST");
+  const probe = openSocket("unix", spec.type === "seqpacket" ? "seqpacket" : "stream", { nonBlocking: true });
+  let live = false;
+  try {
+    connectSocket(probe, { family: "unix", path });
+    live = true;
+  } catch (error) {
+    // EAGAIN: a full backlog, so somebody is listening.
+    live = error instanceof HandoverError && error.code === "EAGAIN";
+  } finally {
+    close(probe);
+  }
+  if (live) {
+    throw new ListenerError(
+      `Cannot bind ${spec.text}: another process is accepting connections on ${path}`,
+      "EADDRINUSE",
+    );
+  }
+  unlinkSync(path);
+}
+
+function bindOne(spec: SocketSpec, backlog: number): Listener {
+  const family = spec.address.family === "unix" ? "unix" : spec.address.family === "inet6" ? "inet6" : "inet";
+  const unixPath = spec.address.family === "unix" && !spec.address.path.startsWith("@")
+    ? resolve(spec.address.path)
+    : undefined;
+  const { c } = system();
+  if (unixPath !== undefined) clearStaleSocket(unixPath, spec);
+  let fd: number;
+  try {
+    fd = openSocket(family, spec.type, { nonBlocking: false });
+  } catch (error) {
+    throw describeFailure(error, spec);
+  }
+  let created: string | undefined;
+  try {
+    if (family !== "unix") setIntOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1);
+    bindSocket(fd, spec.address);
+    let fileInode: bigint | undefined;
+    if (unixPath !== undefined) {
+      created = unixPath;
+      fileInode = BigInt(lstatSync(unixPath).ino);
+    }
+    if (spec.type !== "dgram") listenSocket(fd, backlog);
+    return { spec, fd, address: localAddress(fd), createdPath: created, fileInode };
+  } catch (error) {
+    close(fd);
+    if (created !== undefined) removeSocketFile(created);
+    throw error instanceof ListenerError ? error : describeFailure(error, spec);
+  }
+}
+
+function removeSocketFile(path: string, inode?: bigint): void {
+  try {
+    if (inode !== undefined && BigInt(lstatSync(path).ino) !== inode) return; // somebody else's now
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Binds every spec in order; on the first failure closes what was bound,
+ * removes the files it created, and throws.
+ *
+ * @param specs The parsed `-s` arguments.
+ * @param backlog The listen(2) backlog.
+ * @returns The listeners, in the order given.
+ * @throws {ListenerError} With one line saying which spec failed and why.
+ *
+ * @example
+ * ```ts ignore
+ * const listeners = bindListeners([parseSocketSpec("0")], 4096);
+ * ```
+ */
+export function bindListeners(specs: readonly SocketSpec[], backlog: number): Listener[] {
+  const listeners: Listener[] = [];
+  try {
+    for (const spec of specs) listeners.push(bindOne(spec, backlog));
+  } catch (error) {
+    closeListeners(listeners);
+    throw error;
+  }
+  return listeners;
+}
+
+/**
+ * Closes the listeners and removes the unix socket files this launcher
+ * created (only when the file there is still the one it created).
+ *
+ * @param listeners What {@link bindListeners} returned.
+ *
+ * @example
+ * ```ts ignore
+ * closeListeners(listeners);
+ * ```
+ */
+export function closeListeners(listeners: readonly Listener[]): void {
+  for (const listener of listeners) {
+    try {
+      close(listener.fd);
+    } catch {
+      // closed already
+    }
+    if (listener.createdPath !== undefined) removeSocketFile(listener.createdPath, listener.fileInode);
+  }
+}
+
+/**
+ * The line systemfd prints for a socket: `http://127.0.0.1:8080/`,
+ * `127.0.0.1:8080 (tcp listener)`, `/run/app.sock (unix listener)`,
+ * `127.0.0.1:5353 (udp)`.
+ *
+ * @param listener The listener.
+ * @returns The description.
+ *
+ * @example
+ * ```ts ignore
+ * describeListener(listener); // "http://127.0.0.1:8080/"
+ * ```
+ */
+export function describeListener(listener: Listener): string {
+  const where = listener.createdPath ?? formatAddress(listener.address);
+  switch (listener.spec.kind) {
+    case "http":
+    case "https":
+      return `${listener.spec.kind}://${formatAddress(listener.address)}/`;
+    case "tcp":
+      return `${where} (tcp listener)`;
+    case "unix":
+      return `${where} (unix listener)`;
+    case "seqpacket":
+      return `${where} (seqpacket listener)`;
+    case "udp":
+      return `${where} (udp)`;
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The `handover` command: parses the command line, binds the sockets, and
+ * runs the supervisor or prints the unit files. Runtime-neutral: `node:`
+ * built-ins that Node, Deno and Bun all have, plus handover's FFI.
+ *
+ * @module
+ */
+
+import { existsSync } from "node:fs";
+import { loadBackend } from "../runtime.ts";
+import { system } from "../system.ts";
+import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
+import type { LaunchOptions } from "./args.ts";
+import { FdStore } from "./fdstore.ts";
+import { bindListeners, closeListeners, describeListener, type Listener, ListenerError } from "./listeners.ts";
+import { NotifyReceiver } from "./notify_receiver.ts";
+import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
+import { findProgram, launchdPlist, systemdUnits } from "./units.ts";
+
+/** Where the command writes. */
+export interface CommandOutput {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const processOutput: CommandOutput = {
+  stdout: (text) => void process.stdout.write(text),
+  stderr: (text) => void process.stderr.write(text),
+};
+
+/** The exit code for a bad command line or a socket that cannot be opened. */
+export const EXIT_USAGE = 2;
+
+async function launch(options: LaunchOptions, out: CommandOutput): Promise<number> {
+  const log: SupervisorOutput = {
+    info: (line) => options.quiet || out.stderr(`~> ${line}\n`),
+    warn: (line) => out.stderr(`~> ${line}\n`),
+  };
+  if (findProgram(options.command[0]!) === undefined) {
+    throw new UsageError(
+      `Cannot find the command ${JSON.stringify(options.command[0])} (not in PATH or not executable)`,
+    );
+  }
+  for (const path of options.watch) {
+    if (!existsSync(path)) throw new UsageError(`Cannot watch ${JSON.stringify(path)}: it does not exist`);
+  }
+  const { c } = system();
+  let listeners: Listener[] = [];
+  let receiver: NotifyReceiver | undefined;
+  const store = new FdStore(options.fdstore);
+  try {
+    listeners = bindListeners(options.sockets, options.backlog ?? c.SOMAXCONN);
+    if (options.sockets.length === 0) log.info("warning: no sockets created");
+    listeners.forEach((listener, i) => {
+      const name = listener.spec.named ? ` as ${listener.spec.name}` : "";
+      log.info(`socket ${describeListener(listener)} -> fd #${3 + i}${name}`);
+    });
+    if (options.notifyAccess !== "none") receiver = NotifyReceiver.open();
+    const supervisor = new Supervisor(options, listeners, receiver, store, log);
+    return await supervisor.run();
+  } finally {
+    closeListeners(listeners);
+    receiver?.close();
+    store.clear();
+  }
+}
+
+/**
+ * Runs the `handover` command.
+ *
+ * @param argv The arguments after the program name.
+ * @param out Where to write (default: the process's stdout and stderr).
+ * @returns The exit code: the app's status, or 2 for a bad command line or a socket that cannot be opened.
+ *
+ * @example
+ * ```ts ignore
+ * process.exitCode = await main(process.argv.slice(2));
+ * ```
+ */
+export async function main(argv: readonly string[], out: CommandOutput = processOutput): Promise<number> {
+  try {
+    const parsed = parseCommandLine(argv);
+    switch (parsed.mode) {
+      case "help":
+        out.stdout(HELP[parsed.topic]);
+        return 0;
+      case "version":
+        out.stdout(`handover ${VERSION}\n`);
+        return 0;
+      case "unit":
+        for (const file of systemdUnits(parsed)) out.stdout(`# ${file.name}\n${file.content}\n`);
+        return 0;
+      case "plist":
+        out.stdout(launchdPlist(parsed).content);
+        return 0;
+      case "launch":
+        await loadBackend();
+        return await launch(parsed, out);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof ListenerError) {
+      out.stderr(`handover: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    out.stderr(`handover: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,589 @@
+/**
+ * The launcher's supervisor: starts the app with the sockets at fd 3, 4, …
+ * (at once or on the first connection), reads its notifications, enforces
+ * the ready and watchdog timeouts, restarts it with back-off, on change and
+ * on SIGHUP, forwards SIGTERM/SIGINT, and keeps the fd store. The sockets
+ * never leave the launcher, so a restart drops nothing: connections wait in
+ * the kernel's backlog until the next app accepts them.
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { constants as osConstants } from "node:os";
+import { childStdio } from "../child.ts";
+import { close } from "../fd.ts";
+import type { LaunchOptions } from "./args.ts";
+import type { FdStore } from "./fdstore.ts";
+import type { Listener } from "./listeners.ts";
+import type { NotifyDatagram, NotifyReceiver } from "./notify_receiver.ts";
+import { ChangeWatcher } from "./watch.ts";
+import { readableNow, setSignalDriven, Wakeup } from "./wakeup.ts";
+
+/** Where the supervisor reports. */
+export interface SupervisorOutput {
+  /** A progress line (suppressed by `-q`). */
+  info(line: string): void;
+  /** A problem worth seeing even with `-q`. */
+  warn(line: string): void;
+}
+
+/** The variables a service manager sets; never passed through from the launcher's own environment. */
+const MANAGER_VARIABLES = [
+  "LISTEN_PID",
+  "LISTEN_PIDFDID",
+  "LISTEN_FDS",
+  "LISTEN_FDNAMES",
+  "LISTEN_FDS_FIRST_FD",
+  "NOTIFY_SOCKET",
+  "WATCHDOG_USEC",
+  "WATCHDOG_PID",
+];
+
+/** The most the restart back-off grows to. */
+const MAX_BACKOFF_MS = 10_000;
+/** A run this long resets the back-off. */
+const STABLE_MS = 10_000;
+/** systemd's default TimeoutStartSec, for reloads without --ready-timeout. */
+const DEFAULT_RELOAD_TIMEOUT_MS = 90_000;
+
+type StopReason = "restart" | "watchdog" | "ready-timeout" | "shutdown";
+
+interface RunningApp {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  readonly startedAt: number;
+  ready: boolean;
+  reloading: boolean;
+  /** SIGHUP was passed on and the app has not answered with READY=1 yet. */
+  reloadRequested: boolean;
+  stopReason: StopReason | undefined;
+  watchdogMs: number | undefined;
+  watchdogTimer: ReturnType<typeof setTimeout> | undefined;
+  readyTimer: ReturnType<typeof setTimeout> | undefined;
+  stopTimer: ReturnType<typeof setTimeout> | undefined;
+  status: string | undefined;
+  exited: boolean;
+}
+
+function signalNumber(signal: string): number {
+  return (osConstants.signals as Record<string, number>)[signal] ?? 0;
+}
+
+/**
+ * Signals the app by pid rather than through `ChildProcess.kill()`: Deno's
+ * `kill()` makes the exit event report the signal sent instead of how the
+ * app really ended (an app that traps SIGTERM and exits 7 shows as killed).
+ */
+function signalApp(app: RunningApp, signal: NodeJS.Signals): void {
+  if (app.exited) return;
+  try {
+    process.kill(app.pid, signal);
+  } catch {
+    // gone already; its exit event follows
+  }
+}
+
+function quote(arg: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** Runs one app under supervision until the launcher is told to stop. */
+export class Supervisor {
+  private readonly options: LaunchOptions;
+  private readonly listeners: readonly Listener[];
+  private readonly receiver: NotifyReceiver | undefined;
+  private readonly store: FdStore;
+  private readonly out: SupervisorOutput;
+  private app: RunningApp | undefined;
+  /** The pid whose last notifications are still read after it exited. */
+  private lingeringPid: number | undefined;
+  private phase: "idle" | "waiting" | "running" | "backoff" | "done" = "idle";
+  private failures = 0;
+  private backoffTimer: ReturnType<typeof setTimeout> | undefined;
+  private shuttingDown = false;
+  private speaksReload = false;
+  private readonly warnedPids = new Set<number>();
+  private wakeup: Wakeup | undefined;
+  private watcher: ChangeWatcher | undefined;
+  private readonly signalHandlers: [string, () => void][] = [];
+  private finish: (code: number) => void = () => {};
+  private readonly baseEnv: Record<string, string>;
+
+  /**
+   * Sets the supervisor up; nothing runs before {@link Supervisor.run}.
+   *
+   * @param options The parsed command line.
+   * @param listeners The bound sockets.
+   * @param receiver The notify socket, or undefined for `--notify-access none`.
+   * @param store The fd store.
+   * @param out Where to report.
+   */
+  constructor(
+    options: LaunchOptions,
+    listeners: readonly Listener[],
+    receiver: NotifyReceiver | undefined,
+    store: FdStore,
+    out: SupervisorOutput,
+  ) {
+    this.options = options;
+    this.listeners = listeners;
+    this.receiver = receiver;
+    this.store = store;
+    this.out = out;
+    const env: Record<string, string> = {};
+    for (const [key, value] of Object.entries(process.env)) {
+      if (value !== undefined && !MANAGER_VARIABLES.includes(key)) env[key] = value;
+    }
+    this.baseEnv = env;
+  }
+
+  /** The restart policy in force: `--watchdog`/`--ready-timeout` imply on-failure unless `--restart` was given. */
+  private get restartPolicy(): LaunchOptions["restart"] {
+    const o = this.options;
+    if (!o.restartGiven && (o.watchdogSec !== undefined || o.readyTimeoutSec !== undefined)) return "on-failure";
+    return o.restart;
+  }
+
+  /**
+   * Runs until SIGTERM/SIGINT, or until the app exits and is not to be
+   * restarted.
+   *
+   * @returns The exit code for the launcher: the app's status (128 + signal number when a signal ended it).
+   *
+   * @example
+   * ```ts ignore
+   * process.exitCode = await new Supervisor(options, listeners, receiver, store, out).run();
+   * ```
+   */
+  run(): Promise<number> {
+    return new Promise<number>((resolve) => {
+      this.finish = (code) => {
+        if (this.phase === "done") return;
+        this.phase = "done";
+        this.cleanup();
+        resolve(code);
+      };
+      for (const signal of ["SIGTERM", "SIGINT"] as const) this.onSignal(signal, () => this.shutdown(signal));
+      this.onSignal("SIGHUP", () => this.reload());
+      this.wakeup = new Wakeup(() => this.wake());
+      // The notify socket is ours alone, so it may signal us for good.
+      if (this.receiver !== undefined) setSignalDriven(this.receiver.fd, true);
+      if (this.options.watch.length > 0) {
+        this.watcher = new ChangeWatcher(
+          this.options.watch,
+          this.options.debounceSec * 1000,
+          (path) => this.changed(path),
+        );
+      }
+      if (this.options.onDemand) this.waitForConnection();
+      else this.start();
+    });
+  }
+
+  private onSignal(signal: string, handler: () => void): void {
+    process.on(signal, handler);
+    this.signalHandlers.push([signal, handler]);
+  }
+
+  private cleanup(): void {
+    for (const [signal, handler] of this.signalHandlers.splice(0)) process.off(signal, handler);
+    this.wakeup?.stop();
+    this.watcher?.close();
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+  }
+
+  // ---- starting -----------------------------------------------------------
+
+  private waitForConnection(): void {
+    this.phase = "waiting";
+    for (const listener of this.listeners) setSignalDriven(listener.fd, true);
+    this.out.info("waiting for the first connection");
+    this.wake();
+  }
+
+  private wake(): void {
+    this.readNotifications();
+    if (this.phase !== "waiting") return;
+    const ready = readableNow(this.listeners.map((l) => l.fd));
+    if (ready.length > 0) this.start();
+  }
+
+  private start(): void {
+    if (this.shuttingDown || this.phase === "done") return;
+    for (const listener of this.listeners) setSignalDriven(listener.fd, false);
+    for (const name of this.store.prune()) this.out.info(`dropped stored fd "${name}": it hung up`);
+    const fds = [...this.listeners.map((l) => l.fd), ...this.store.fds.map((s) => s.fd)];
+    const names = [...this.listeners.map((l) => l.spec.name), ...this.store.fds.map((s) => s.name)];
+    const env: Record<string, string> = { ...this.baseEnv };
+    const exported: string[] = [];
+    if (fds.length > 0) {
+      env.LISTEN_FDS = String(fds.length);
+      env.LISTEN_FDNAMES = names.join(":");
+      // systemfd sets it too; the listenfd crate reads it when LISTEN_PID is absent.
+      env.LISTEN_FDS_FIRST_FD = "3";
+      if (!this.options.noPid) exported.push("LISTEN_PID");
+    }
+    if (this.receiver !== undefined) env.NOTIFY_SOCKET = this.receiver.address;
+    if (this.options.watchdogSec !== undefined) {
+      env.WATCHDOG_USEC = String(Math.round(this.options.watchdogSec * 1e6));
+      exported.push("WATCHDOG_PID");
+    }
+    const [program, ...args] = this.options.command as [string, ...string[]];
+    // The app's pid is only known once it runs: a shell sets it and execs
+    // the command, so LISTEN_PID equals the pid of the process that reads it.
+    const argv: [string, string[]] = exported.length === 0 ? [program, args] : [
+      "/bin/sh",
+      [
+        "-c",
+        `${exported.map((v) => `${v}=$$`).join(" ")}; export ${exported.join(" ")}; exec "$0" "$@"`,
+        ...this.options.command,
+      ],
+    ];
+    const stdio = childStdio(Object.fromEntries(fds.map((fd, i) => [3 + i, fd])));
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0], argv[1], { stdio, env });
+    } catch (error) {
+      this.out.warn(`cannot start ${program}: ${error instanceof Error ? error.message : String(error)}`);
+      this.exited(undefined, 127, null);
+      return;
+    }
+    if (child.pid === undefined) {
+      child.on("error", (error) => {
+        this.out.warn(`cannot start ${program}: ${error.message}`);
+        this.exited(undefined, 127, null);
+      });
+      return;
+    }
+    child.on("error", () => {});
+    const app: RunningApp = {
+      process: child,
+      pid: child.pid,
+      startedAt: Date.now(),
+      ready: false,
+      reloading: false,
+      reloadRequested: false,
+      stopReason: undefined,
+      watchdogMs: this.options.watchdogSec === undefined ? undefined : this.options.watchdogSec * 1000,
+      watchdogTimer: undefined,
+      readyTimer: undefined,
+      stopTimer: undefined,
+      status: undefined,
+      exited: false,
+    };
+    this.app = app;
+    this.phase = "running";
+    child.on("exit", (code, signal) => this.exited(app, code, signal));
+    this.out.info(`started pid ${app.pid}: ${this.options.command.map(quote).join(" ")}`);
+    this.armWatchdog(app);
+    if (this.options.readyTimeoutSec !== undefined) {
+      this.armReadyTimer(app, this.options.readyTimeoutSec * 1000, "READY=1");
+    }
+  }
+
+  private armReadyTimer(app: RunningApp, ms: number, what: string): void {
+    if (app.readyTimer !== undefined) clearTimeout(app.readyTimer);
+    app.readyTimer = setTimeout(() => {
+      app.readyTimer = undefined;
+      if (app.exited) return;
+      if (app.reloadRequested) {
+        this.out.warn(`pid ${app.pid} did not finish reloading within ${ms / 1000} s: restarting it`);
+        this.stop(app, "restart");
+        return;
+      }
+      this.out.warn(`pid ${app.pid} did not send ${what} within ${ms / 1000} s: stopping it`);
+      this.stop(app, "ready-timeout");
+    }, ms);
+  }
+
+  private armWatchdog(app: RunningApp, ms = app.watchdogMs): void {
+    if (app.watchdogTimer !== undefined) clearTimeout(app.watchdogTimer);
+    app.watchdogTimer = undefined;
+    if (ms === undefined || app.exited || app.stopReason !== undefined) return;
+    app.watchdogTimer = setTimeout(() => this.watchdogFired(app, `sent no WATCHDOG=1 for ${ms / 1000} s`), ms);
+  }
+
+  private watchdogFired(app: RunningApp, why: string): void {
+    app.watchdogTimer = undefined;
+    if (app.exited || app.stopReason !== undefined) return;
+    this.out.warn(`watchdog: pid ${app.pid} ${why}; killing it with SIGABRT`);
+    this.stop(app, "watchdog", "SIGABRT");
+  }
+
+  // ---- stopping -----------------------------------------------------------
+
+  private stop(app: RunningApp, reason: StopReason, signal: NodeJS.Signals = "SIGTERM"): void {
+    if (app.exited) return;
+    if (app.stopReason === undefined || reason === "shutdown") app.stopReason = reason;
+    if (app.readyTimer !== undefined) clearTimeout(app.readyTimer);
+    if (app.watchdogTimer !== undefined) clearTimeout(app.watchdogTimer);
+    app.readyTimer = app.watchdogTimer = undefined;
+    signalApp(app, signal);
+    this.armStopTimer(app, this.options.stopTimeoutSec * 1000);
+  }
+
+  private armStopTimer(app: RunningApp, ms: number): void {
+    if (app.stopTimer !== undefined) clearTimeout(app.stopTimer);
+    app.stopTimer = setTimeout(() => {
+      if (app.exited) return;
+      this.out.warn(`pid ${app.pid} is still running ${ms / 1000} s after it was asked to stop: sending SIGKILL`);
+      signalApp(app, "SIGKILL");
+    }, ms);
+  }
+
+  private exited(app: RunningApp | undefined, code: number | null, signal: NodeJS.Signals | null): void {
+    if (app !== undefined) {
+      if (app.exited) return;
+      app.exited = true;
+      // Read what it sent before it went (FDSTORE=1 right before exit, a last STATUS=).
+      this.lingeringPid = app.pid;
+      this.readNotifications();
+      this.lingeringPid = undefined;
+      for (const timer of [app.readyTimer, app.watchdogTimer, app.stopTimer]) {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+      if (this.app === app) this.app = undefined;
+    }
+    const status = signal !== null ? 128 + signalNumber(signal) : code ?? 1;
+    if (app !== undefined) {
+      this.out.info(
+        signal !== null ? `pid ${app.pid} was killed by ${signal}` : `pid ${app.pid} exited with code ${code}`,
+      );
+    }
+    if (this.phase === "done") return;
+    if (this.shuttingDown) {
+      this.finish(status);
+      return;
+    }
+    const reason = app?.stopReason ?? (app?.reloadRequested ? "restart" : undefined);
+    if (reason === "restart") {
+      this.failures = 0;
+      this.next();
+      return;
+    }
+    // systemd counts exit code 0 and death by SIGHUP, SIGINT, SIGTERM or SIGPIPE as clean (service.c).
+    const clean = reason === undefined &&
+      (signal === null ? code === 0 : ["SIGHUP", "SIGINT", "SIGTERM", "SIGPIPE"].includes(signal));
+    if (app !== undefined && Date.now() - app.startedAt >= STABLE_MS) this.failures = 0;
+    const policy = this.restartPolicy;
+    if (clean) {
+      this.failures = 0;
+      if (this.options.onDemand) this.waitForConnection();
+      else if (policy === "always") this.backoff(this.options.restartDelaySec * 1000);
+      else this.finish(status);
+      return;
+    }
+    if (policy === "no") {
+      this.finish(status);
+      return;
+    }
+    this.failures++;
+    const delay = Math.min(this.options.restartDelaySec * 1000 * 2 ** (this.failures - 1), MAX_BACKOFF_MS);
+    this.backoff(delay);
+  }
+
+  /** After a stop for restart: start again, or wait for a connection in on-demand mode. */
+  private next(): void {
+    if (this.options.onDemand) this.waitForConnection();
+    else this.start();
+  }
+
+  private backoff(ms: number): void {
+    this.phase = "backoff";
+    const failure = this.failures > 0 ? ` (failure ${this.failures})` : "";
+    this.out.info(`restarting in ${Math.round(ms)} ms${failure}`);
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      this.next();
+    }, ms);
+  }
+
+  // ---- requests from outside ----------------------------------------------
+
+  private shutdown(signal: "SIGTERM" | "SIGINT"): void {
+    const app = this.app;
+    if (this.shuttingDown) {
+      // A second request: pass it on again.
+      if (app !== undefined) signalApp(app, signal);
+      return;
+    }
+    this.shuttingDown = true;
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    if (app === undefined || app.exited) {
+      this.finish(0);
+      return;
+    }
+    this.out.info(`passing ${signal} to pid ${app.pid}`);
+    this.stop(app, "shutdown", signal);
+  }
+
+  private restart(why: string): void {
+    const app = this.app;
+    if (this.shuttingDown) return;
+    if (app === undefined) {
+      if (this.phase === "backoff") {
+        this.out.info(`${why}: starting now`);
+        if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+        this.backoffTimer = undefined;
+        this.failures = 0;
+        this.next();
+      }
+      return;
+    }
+    if (app.stopReason !== undefined) return; // already on its way out
+    this.out.info(`${why}: restarting pid ${app.pid}`);
+    this.stop(app, "restart");
+  }
+
+  private changed(path: string): void {
+    this.restart(`change in ${path}`);
+  }
+
+  private reload(): void {
+    const app = this.app;
+    const signal = this.options.reloadSignal ?? (this.speaksReload ? "SIGHUP" : undefined);
+    if (app === undefined || signal === undefined || app.stopReason !== undefined) {
+      this.restart("SIGHUP");
+      return;
+    }
+    this.out.info(`reloading pid ${app.pid} with ${signal}`);
+    app.reloadRequested = true;
+    signalApp(app, signal as NodeJS.Signals);
+    this.armReadyTimer(
+      app,
+      this.options.readyTimeoutSec !== undefined ? this.options.readyTimeoutSec * 1000 : DEFAULT_RELOAD_TIMEOUT_MS,
+      "RELOADING=1 and READY=1",
+    );
+  }
+
+  // ---- notifications --------------------------------------------------------
+
+  private readNotifications(): void {
+    if (this.receiver === undefined) return;
+    let datagrams: NotifyDatagram[];
+    try {
+      datagrams = this.receiver.drain();
+    } catch (error) {
+      this.out.warn(`cannot read notifications: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    for (const datagram of datagrams) {
+      let fds = datagram.fds;
+      try {
+        fds = this.handle(datagram);
+      } finally {
+        // Whatever the store did not take is closed, which also answers BARRIER=1.
+        for (const fd of fds) {
+          try {
+            close(fd);
+          } catch {
+            // the store closed it
+          }
+        }
+      }
+    }
+  }
+
+  /** Acts on one datagram; returns the fds left for the caller to close. */
+  private handle(datagram: NotifyDatagram): number[] {
+    const app = this.app;
+    const pid = datagram.credentials?.pid;
+    if (datagram.problem !== undefined) {
+      this.out.warn(`ignored a notification from pid ${pid ?? "?"}: ${datagram.problem}`);
+      return datagram.fds;
+    }
+    const mainPid = this.lingeringPid ?? app?.pid;
+    const allowed = this.options.notifyAccess === "all" ||
+      (this.options.notifyAccess === "main" && pid !== undefined && pid === mainPid);
+    if (!allowed) {
+      if (pid !== undefined && !this.warnedPids.has(pid)) {
+        this.warnedPids.add(pid);
+        this.out.warn(
+          `ignored notifications from pid ${pid}: only the app's own pid ${
+            mainPid ?? "(none running)"
+          } may notify (see --notify-access)`,
+        );
+      }
+      return datagram.fds;
+    }
+    const f = datagram.fields;
+    const current = app !== undefined && !app.exited && (pid === app.pid || this.options.notifyAccess === "all")
+      ? app
+      : undefined;
+    const who = `pid ${pid ?? mainPid}`;
+    const status = f.get("STATUS");
+    if (status !== undefined && current?.status !== status) {
+      if (current !== undefined) current.status = status;
+      this.out.info(`${who} status: ${status}`);
+    }
+    if (f.get("RELOADING") === "1") {
+      this.speaksReload = true;
+      if (current !== undefined) current.reloading = true;
+      this.out.info(`${who} is reloading`);
+    }
+    if (f.get("READY") === "1" && current !== undefined) {
+      if (current.readyTimer !== undefined) clearTimeout(current.readyTimer);
+      current.readyTimer = undefined;
+      const wasReloading = current.reloading || current.reloadRequested;
+      current.reloading = current.reloadRequested = false;
+      if (wasReloading) this.out.info(`${who} reloaded`);
+      else if (!current.ready) this.out.info(`${who} is ready`);
+      current.ready = true;
+      this.armWatchdog(current);
+    }
+    if (f.get("STOPPING") === "1") this.out.info(`${who} is stopping`);
+    const errno = f.get("ERRNO");
+    if (errno !== undefined) this.out.info(`${who} reports errno ${errno}`);
+    const watchdogUsec = f.get("WATCHDOG_USEC");
+    if (watchdogUsec !== undefined && current !== undefined) {
+      const usec = /^[0-9]+$/.test(watchdogUsec) ? Number(watchdogUsec) : NaN;
+      if (usec > 0) {
+        current.watchdogMs = usec / 1000;
+        this.armWatchdog(current);
+      } else this.out.warn(`${who} sent WATCHDOG_USEC=${watchdogUsec}: expected a positive number of microseconds`);
+    }
+    const watchdog = f.get("WATCHDOG");
+    if (watchdog === "1" && current !== undefined) this.armWatchdog(current);
+    if (watchdog === "trigger" && current !== undefined) this.watchdogFired(current, "asked for it (WATCHDOG=trigger)");
+    const extend = f.get("EXTEND_TIMEOUT_USEC");
+    if (extend !== undefined && /^[0-9]+$/.test(extend) && current !== undefined) this.extend(current, Number(extend));
+    let fds = datagram.fds;
+    const name = f.get("FDNAME");
+    if (f.get("FDSTOREREMOVE") === "1") {
+      if (name === undefined) this.out.warn(`${who} sent FDSTOREREMOVE=1 without FDNAME=`);
+      else {
+        const removed = this.store.remove(name);
+        this.out.info(`removed ${removed} stored fd${removed === 1 ? "" : "s"} named "${name}"`);
+      }
+    }
+    if (f.get("FDSTORE") === "1" && fds.length > 0) {
+      if (this.store.max === 0) {
+        this.out.warn(`${who} sent ${fds.length} fd(s) with FDSTORE=1, but the fd store is off (see --fdstore N)`);
+      } else {
+        const result = this.store.add(fds, name ?? "stored", f.get("FDPOLL") !== "0");
+        fds = [];
+        if (result.kept > 0) {
+          this.out.info(
+            `stored ${result.kept} fd${result.kept === 1 ? "" : "s"} as "${
+              name ?? "stored"
+            }" (${this.store.fds.length} of ${this.store.max})`,
+          );
+        }
+        if (result.refused > 0) {
+          this.out.warn(`the fd store is full (--fdstore ${this.store.max}): closed ${result.refused} fd(s)`);
+        }
+      }
+    }
+    return fds;
+  }
+
+  /** EXTEND_TIMEOUT_USEC: more time for whatever the app is doing now (sd_notify(3)). */
+  private extend(app: RunningApp, usec: number): void {
+    const ms = usec / 1000;
+    if (app.stopTimer !== undefined) this.armStopTimer(app, ms);
+    else if (app.readyTimer !== undefined) {
+      this.armReadyTimer(app, ms, app.reloadRequested ? "READY=1 after reloading" : "READY=1");
+    } else if (app.watchdogTimer !== undefined) this.armWatchdog(app, Math.max(ms, app.watchdogMs ?? 0));
+  }
+}

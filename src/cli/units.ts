@@ -1,0 +1,233 @@
+/**
+ * `handover unit` and `handover plist`: the systemd units and the launchd
+ * property list that do in production what the launcher does on a laptop,
+ * for the same sockets and command.
+ *
+ * @module
+ */
+
+import { accessSync, constants as fsConstants } from "node:fs";
+import { delimiter, isAbsolute, join, resolve } from "node:path";
+import { formatAddress } from "../socket.ts";
+import { UsageError } from "./args.ts";
+import type { GenerateOptions } from "./args.ts";
+import type { SocketSpec } from "./spec.ts";
+
+/** One generated file. */
+export interface GeneratedFile {
+  readonly name: string;
+  readonly content: string;
+}
+
+/**
+ * Finds a program the way execvp(3) does.
+ *
+ * @param program A name or path.
+ * @param path The `PATH` to search.
+ * @returns The absolute path, or undefined when there is no such executable.
+ *
+ * @example
+ * ```ts ignore
+ * findProgram("sh"); // "/usr/bin/sh"
+ * ```
+ */
+export function findProgram(program: string, path: string = process.env.PATH ?? ""): string | undefined {
+  const executable = (p: string) => {
+    try {
+      accessSync(p, fsConstants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (program.includes("/")) return executable(program) ? resolve(program) : undefined;
+  for (const dir of path.split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, program);
+    if (executable(candidate)) return isAbsolute(candidate) ? candidate : resolve(candidate);
+  }
+  return undefined;
+}
+
+/** Quotes a word for ExecStart= (systemd.service(5), "Command lines"). */
+function execWord(word: string): string {
+  if (word !== "" && /^[A-Za-z0-9_./:=@+,-]+$/.test(word)) return word.replaceAll("%", "%%");
+  const escaped = word.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n").replaceAll("$", "$$$$")
+    .replaceAll("%", "%%");
+  return `"${escaped}"`;
+}
+
+function listenLine(spec: SocketSpec): string {
+  const directive = spec.type === "dgram"
+    ? "ListenDatagram"
+    : spec.type === "seqpacket"
+    ? "ListenSequentialPacket"
+    : "ListenStream";
+  const address = spec.address;
+  if (address.family === "unix") {
+    return `${directive}=${address.path.startsWith("@") ? address.path : resolve(address.path)}`;
+  }
+  if ("port" in address && address.port === 0) {
+    throw new UsageError(`A unit needs a fixed port, got port 0 in ${JSON.stringify(spec.text)}`);
+  }
+  return `${directive}=${formatAddress(address)}`;
+}
+
+/** Socket groups in the order their fds are passed: one .socket unit per name. */
+function groupByName(specs: readonly SocketSpec[]): [string, SocketSpec[]][] {
+  const groups = new Map<string, SocketSpec[]>();
+  for (const spec of specs) groups.set(spec.name, [...(groups.get(spec.name) ?? []), spec]);
+  return [...groups];
+}
+
+function resolvedCommand(command: readonly string[]): string[] {
+  const program = findProgram(command[0]!);
+  if (program === undefined) throw new UsageError(`Cannot find ${JSON.stringify(command[0])} in PATH`);
+  // Relative file arguments (node app.js) would be relative to / under systemd.
+  return [program, ...command.slice(1)];
+}
+
+/**
+ * The `.socket` unit(s) and the `.service` unit for the options: one socket
+ * unit per socket name (systemd's `FileDescriptorName=` names every socket of
+ * a unit alike), listed in `Sockets=` in the order of the `-s` options.
+ *
+ * @param options The parsed `handover unit` command line.
+ * @returns The files, socket units first.
+ * @throws {UsageError} For port 0 or a command that is not found.
+ *
+ * @example
+ * ```ts ignore
+ * for (const file of systemdUnits(options)) console.log(`# ${file.name}\n${file.content}`);
+ * ```
+ */
+export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
+  const command = resolvedCommand(options.command);
+  const groups = groupByName(options.sockets);
+  const single = groups.length === 1;
+  const socketUnits = groups.map(([name, specs]) => {
+    const unit = single
+      ? `${options.name}.socket`
+      : `${options.name}-${name.replace(/[^A-Za-z0-9:_.\\-]/g, "-")}.socket`;
+    const lines = [
+      "[Unit]",
+      `Description=${options.description ?? `Sockets of ${options.name}`}${single ? "" : ` (${name})`}`,
+      "",
+      "[Socket]",
+      ...specs.map(listenLine),
+      ...(specs.some((s) => s.named) ? [`FileDescriptorName=${name}`] : []),
+      ...(options.backlog !== undefined ? [`Backlog=${options.backlog}`] : []),
+      `Service=${options.name}.service`,
+      "",
+      "[Install]",
+      "WantedBy=sockets.target",
+      "",
+    ];
+    return { name: unit, content: lines.join("\n") };
+  });
+  const sockets = socketUnits.map((u) => u.name).join(" ");
+  const restart = options.restart !== "no" ? options.restart : options.watchdogSec !== undefined ? "on-failure" : "no";
+  const service = [
+    "[Unit]",
+    `Description=${options.description ?? options.name}`,
+    ...(sockets !== "" ? [`Requires=${sockets}`, `After=${sockets}`] : []),
+    "",
+    "[Service]",
+    `Type=${options.type}`,
+    `ExecStart=${command.map(execWord).join(" ")}`,
+    `WorkingDirectory=${process.cwd()}`,
+    ...(sockets !== "" ? [`Sockets=${sockets}`] : []),
+    ...(options.type !== "simple" || options.notifyAccess !== undefined
+      ? [`NotifyAccess=${options.notifyAccess ?? "main"}`]
+      : []),
+    ...(options.watchdogSec !== undefined ? [`WatchdogSec=${options.watchdogSec}`] : []),
+    `Restart=${restart}`,
+    ...(options.fdstore > 0 ? [`FileDescriptorStoreMax=${options.fdstore}`] : []),
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ];
+  return [...socketUnits, { name: `${options.name}.service`, content: service.join("\n") }];
+}
+
+function xml(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+}
+
+function socketDict(spec: SocketSpec, indent: string): string[] {
+  const entries: [string, string][] = [];
+  const address = spec.address;
+  entries.push(["SockType", spec.type === "dgram" ? "dgram" : spec.type === "seqpacket" ? "seqpacket" : "stream"]);
+  if (address.family === "unix") {
+    if (address.path.startsWith("@")) {
+      throw new UsageError(`launchd has no abstract unix sockets, got ${JSON.stringify(spec.text)}`);
+    }
+    entries.push(["SockFamily", "Unix"], ["SockPathName", resolve(address.path)]);
+  } else if (address.family === "inet" || address.family === "inet6") {
+    if (address.port === 0) {
+      throw new UsageError(`A plist needs a fixed port, got port 0 in ${JSON.stringify(spec.text)}`);
+    }
+    entries.push(
+      ["SockFamily", address.family === "inet" ? "IPv4" : "IPv6"],
+      ["SockNodeName", address.address],
+      ["SockServiceName", String(address.port)],
+    );
+  }
+  return [
+    `${indent}<dict>`,
+    ...entries.flatMap(([k, v]) => [`${indent}\t<key>${k}</key>`, `${indent}\t<string>${xml(v)}</string>`]),
+    `${indent}</dict>`,
+  ];
+}
+
+/**
+ * A launchd property list that opens the sockets (each under its name in
+ * `Sockets`, collected with `launch_activate_socket(name)`) and starts the
+ * command on the first connection.
+ *
+ * @param options The parsed `handover plist` command line.
+ * @returns The file.
+ * @throws {UsageError} For port 0, abstract sockets or a command that is not found.
+ *
+ * @example
+ * ```ts ignore
+ * console.log(launchdPlist(options).content);
+ * ```
+ */
+export function launchdPlist(options: GenerateOptions): GeneratedFile {
+  const command = resolvedCommand(options.command);
+  const label = options.name.includes(".") ? options.name : `local.${options.name}`;
+  const lines = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">',
+    '<plist version="1.0">',
+    "<dict>",
+    "\t<key>Label</key>",
+    `\t<string>${xml(label)}</string>`,
+    "\t<key>ProgramArguments</key>",
+    "\t<array>",
+    ...command.map((arg) => `\t\t<string>${xml(arg)}</string>`),
+    "\t</array>",
+    "\t<key>WorkingDirectory</key>",
+    `\t<string>${xml(process.cwd())}</string>`,
+  ];
+  const groups = groupByName(options.sockets);
+  if (groups.length > 0) {
+    lines.push("\t<key>Sockets</key>", "\t<dict>");
+    for (const [name, specs] of groups) {
+      lines.push(`\t\t<key>${xml(name)}</key>`);
+      if (specs.length === 1) lines.push(...socketDict(specs[0]!, "\t\t"));
+      else lines.push("\t\t<array>", ...specs.flatMap((s) => socketDict(s, "\t\t\t")), "\t\t</array>");
+    }
+    lines.push("\t</dict>");
+  } else {
+    lines.push("\t<key>RunAtLoad</key>", "\t<true/>");
+  }
+  if (options.restart === "always") lines.push("\t<key>KeepAlive</key>", "\t<true/>");
+  else if (options.restart === "on-failure") {
+    lines.push("\t<key>KeepAlive</key>", "\t<dict>", "\t\t<key>SuccessfulExit</key>", "\t\t<false/>", "\t</dict>");
+  }
+  lines.push("</dict>", "</plist>", "");
+  return { name: `${label}.plist`, content: lines.join("\n") };
+}
