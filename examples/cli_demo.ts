@@ -1,8 +1,10 @@
 // The launcher demo: `handover --on-demand` holds a port, starts the demo
-// server at the first request, shows its READY and STATUS notifications, and
-// starts it again after it exits when idle. Runs in Node (tsx) and Deno:
-//   node --import tsx examples/cli_demo.ts
+// server (examples/demo_server.ts) at the first request, shows its READY and
+// STATUS notifications, and starts it again after it exits when idle. The
+// launcher and the app run in the runtime that runs this file:
+//   node --import tsx examples/cli_demo.ts      (npm run demo)
 //   deno run -A examples/cli_demo.ts
+//   bun examples/cli_demo.ts
 // By hand, in a terminal:
 //   node --import tsx cli.ts --on-demand -s web=http::8080 -- node --import tsx examples/demo_server.ts
 import { spawn } from "node:child_process";
@@ -11,9 +13,17 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const runtime = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined" ? "deno" : "node";
+const runtime = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
+  ? "deno"
+  : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
+  ? "bun"
+  : "node";
 const run = (script: string) =>
-  runtime === "deno" ? [process.execPath, "run", "-A", script] : [process.execPath, "--import", "tsx", script];
+  runtime === "deno"
+    ? [process.execPath, "run", "-A", script]
+    : runtime === "bun"
+    ? [process.execPath, script]
+    : [process.execPath, "--import", "tsx", script];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const [command, ...args] = run(join(root, "cli.ts"));

@@ -2,12 +2,11 @@
 // 8000 when started by hand. Deno.serve takes no fd (deno#14006): the server starts on an ephemeral
 // loopback port and adopt() moves the inherited socket into its place, at full speed.
 //   deno run -A examples/deno_serve.ts
-import { adopt, exitWhenIdle } from "../mod.ts";
+import { adopt, exitWhenIdle, isActivated } from "../mod.ts";
 
 const handler = (request: Request) => new Response(`hello from Deno.serve: ${new URL(request.url).pathname}\n`);
 
-// (isActivated() from the activation API says the same; this keeps the example to serving.)
-if (Deno.env.get("LISTEN_PID") === String(Deno.pid)) {
+if (isActivated()) {
   // Started by systemd: exit after 60 s without requests; the socket unit starts us again on demand.
   const idle = exitWhenIdle(60, { onIdle: () => server.shutdown() });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, idle.wrap(handler));

@@ -3,7 +3,7 @@
 //   node --import tsx examples/express.ts   |   bun examples/express.ts
 import express from "express";
 import http from "node:http";
-import { adopt, exitWhenIdle } from "../mod.ts";
+import { adopt, exitWhenIdle, isActivated } from "../mod.ts";
 
 const app = express();
 app.get("/", (_req, res) => {
@@ -11,7 +11,7 @@ app.get("/", (_req, res) => {
 });
 
 const server = http.createServer(app);
-if (process.env.LISTEN_PID === String(process.pid)) {
+if (isActivated()) {
   // On demand: exit after 120 s without requests; systemd starts the service again on the next connection.
   exitWhenIdle(120, { onIdle: () => void server.close(() => process.exit(0)) }).watch(server);
   await adopt(server, "web");

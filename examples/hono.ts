@@ -3,13 +3,12 @@
 // on port 8000 when started by hand. Ends after 120 s without requests when socket-activated.
 //   deno run -A examples/hono.ts   |   bun examples/hono.ts   |   node --import tsx examples/hono.ts
 import { Hono } from "hono";
-import { serve } from "../mod.ts";
+import { isActivated, serve } from "../mod.ts";
 
 const app = new Hono();
 app.get("/", (c) => c.text("hello from Hono\n"));
 app.get("/hello/:name", (c) => c.json({ hello: c.req.param("name") }));
 
-const activated = process.env.LISTEN_PID === String(process.pid);
-const server = await serve(app.fetch, { name: "web", port: 8000, idleTimeout: activated ? 120 : undefined });
+const server = await serve(app.fetch, { name: "web", port: 8000, idleTimeout: isActivated() ? 120 : undefined });
 console.log(server.activated ? "serving the activated socket" : "serving", server.sockets.map((s) => s.address));
 process.once("SIGTERM", () => server.close());

@@ -3,11 +3,11 @@
 // binds a random port instead (bun#22559), and in Deno, the same call adopts the socket.
 //   node --import tsx examples/node_http.ts   (or: bun examples/node_http.ts, deno run -A examples/node_http.ts)
 import http from "node:http";
-import { adopt } from "../mod.ts";
+import { adopt, isActivated } from "../mod.ts";
 
 const server = http.createServer((req, res) => res.end(`hello from node:http: ${req.url}\n`));
 
-if (process.env.LISTEN_PID === String(process.pid)) {
+if (isActivated()) {
   const { address, method } = await adopt(server, "web");
   console.log("serving the activated socket", address, method);
   // systemd stops services with SIGTERM: finish running requests; queued connections wait for the next start.

@@ -19,7 +19,8 @@ import {
 } from "../src/adopt.ts";
 import type { FdDescription } from "../src/inspect.ts";
 import { startForwarder } from "../src/proxy.ts";
-import type { AdoptMode, FetchHandler, ServerHandle } from "../src/serve.ts";
+import { openSocketStream } from "./bun_stream.ts";
+import type { AdoptMode, FetchHandler, ServerHandle } from "../src/backend.ts";
 import type { SocketAddress } from "../src/structs.ts";
 import { looksLikeNodeObject, withFallback } from "./serve_common.ts";
 
@@ -135,7 +136,7 @@ export async function adopt(server: unknown, inherited: FdDescription, mode: Ado
   return await withFallback(
     isUdpSocket(target) && mode === "auto" ? "adopt" : mode,
     () => transplant(inherited, address),
-    () => startForwarder(inherited, address).socket,
+    () => startForwarder(inherited, address, openSocketStream).socket,
     () => closeServer(server),
   );
 }
@@ -165,7 +166,7 @@ export async function serveInherited(
   const socket = await withFallback(
     mode,
     () => transplant(inherited, address),
-    () => (forwarder = startForwarder(inherited, address)).socket,
+    () => (forwarder = startForwarder(inherited, address, openSocketStream)).socket,
     async () => {
       await server.stop(true);
     },
@@ -199,13 +200,4 @@ function handleOf(server: BunHttpServer, socket: ServerHandle["socket"], also: (
 export function serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle> {
   const server = Bun.serve({ hostname, port, fetch: handler });
   return Promise.resolve(handleOf(server, { address: addressOf(server), method: "direct" }));
-}
-
-/**
- * Lets the process exit while a timer is pending.
- *
- * @param timer What `setTimeout` returned.
- */
-export function unrefTimer(timer: unknown): void {
-  (timer as { unref?(): void }).unref?.();
 }

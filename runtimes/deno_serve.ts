@@ -18,7 +18,8 @@ import {
 } from "../src/adopt.ts";
 import type { FdDescription } from "../src/inspect.ts";
 import { startForwarder } from "../src/proxy.ts";
-import type { AdoptMode, FetchHandler, ServerHandle } from "../src/serve.ts";
+import { openSocketStream } from "./node_stream.ts";
+import type { AdoptMode, FetchHandler, ServerHandle } from "../src/backend.ts";
 import type { SocketAddress } from "../src/structs.ts";
 import { looksLikeNodeObject, withFallback } from "./serve_common.ts";
 
@@ -93,7 +94,7 @@ export async function adopt(server: unknown, inherited: FdDescription, mode: Ado
   return await withFallback(
     mode,
     () => transplant(inherited, address),
-    () => startForwarder(inherited, address).socket,
+    () => startForwarder(inherited, address, openSocketStream).socket,
     () => closeServer(server),
   );
 }
@@ -147,13 +148,4 @@ export async function serveInherited(
 export function serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle> {
   const server = Deno.serve({ hostname, port, onListen() {} }, handler);
   return Promise.resolve(handleOf(server, { address: toSocketAddress(server.addr), method: "direct" }));
-}
-
-/**
- * Lets the process exit while a timer is pending.
- *
- * @param timer What `setTimeout` returned.
- */
-export function unrefTimer(timer: unknown): void {
-  if (typeof timer === "number") Deno.unrefTimer(timer);
 }

@@ -4,10 +4,7 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import type koffiModule from "koffi";
+import koffi from "koffi";
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
 import { HandoverError } from "../src/errors.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
@@ -33,36 +30,6 @@ const KOFFI_TYPES: Readonly<Record<NativeType, string>> = {
   pointer: "uintptr_t",
   void: "void",
 };
-
-type Koffi = typeof koffiModule;
-
-const require = createRequire(import.meta.url);
-
-/**
- * koffi itself. Its entry point finds its prebuilt binary by reading the
- * Node executable's ELF headers to tell glibc from musl, and with the module
- * resolution around it that is most of the 9 ms `import "koffi"` takes. On
- * glibc Linux this loads the same prebuilt module directly when npm put it
- * beside koffi (about 1.7 ms); anywhere else it takes koffi's own loader.
- */
-function loadKoffi(): Koffi {
-  const arch = process.arch;
-  if (process.platform === "linux" && !existsSync(`/lib/ld-musl-${arch === "x64" ? "x86_64" : "aarch64"}.so.1`)) {
-    try {
-      const prebuilt = require.resolve(`@koromix/koffi-linux-${arch}/package.json`);
-      const native = require(join(dirname(prebuilt), `linux_${arch}`, "koffi.node")) as Koffi;
-      // Only what handover calls; koffi's own JavaScript adds nothing to these.
-      if (["load", "errno", "address"].every((name) => typeof native[name as keyof Koffi] === "function")) {
-        return native;
-      }
-    } catch {
-      // Another layout or libc: koffi's own loader below knows them all.
-    }
-  }
-  return require("koffi") as Koffi;
-}
-
-const koffi = loadKoffi();
 
 // Each function is bound at its first use: a process pays only for what it calls.
 function bind<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {

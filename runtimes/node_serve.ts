@@ -25,8 +25,9 @@ import {
 import { HandoverError } from "../src/errors.ts";
 import type { FdDescription } from "../src/inspect.ts";
 import { startForwarder } from "../src/proxy.ts";
+import { openSocketStream } from "./node_stream.ts";
 import { withFallback } from "./serve_common.ts";
-import type { AdoptMode, FetchHandler, ServerHandle } from "../src/serve.ts";
+import type { AdoptMode, FetchHandler, ServerHandle } from "../src/backend.ts";
 import { localAddress } from "../src/socket.ts";
 import type { SocketAddress } from "../src/structs.ts";
 
@@ -112,7 +113,7 @@ async function adoptNetServer(server: net.Server, inherited: FdDescription, mode
     return await withFallback(
       mode,
       () => transplant(inherited, address),
-      () => startForwarder(inherited, address).socket,
+      () => startForwarder(inherited, address, openSocketStream).socket,
       () => closeNodeObject(server),
     );
   } finally {
@@ -254,15 +255,6 @@ export async function serveNodeHttp(handler: FetchHandler, inherited: FdDescript
 
 /** What kind of server a value is (this adapter's entry point). */
 export const kindOf: (server: unknown) => ServerKind | undefined = nodeKindOf;
-
-/**
- * Lets the process exit while a timer is pending.
- *
- * @param timer What `setTimeout` returned.
- */
-export function unrefTimer(timer: unknown): void {
-  (timer as { unref?(): void }).unref?.();
-}
 
 /** Stops a server (this adapter's entry point). */
 export const closeServer: (server: unknown) => Promise<void> = closeNodeObject;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AdoptMode } from "../src/serve.ts";
+import type { AdoptMode } from "../src/backend.ts";
 
 /**
  * Runs adoption with the mode's fallback: `fallback` runs the fallback only;

@@ -443,5 +443,12 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
   }
   const address = localAddress(target);
   close(inherited.fd);
+  // The server's own unix socket is closed now; its path would be a stale file.
+  if (
+    serverAddress.family === "unix" && serverAddress.path !== "" && !serverAddress.path.startsWith("@") &&
+    !(address.family === "unix" && address.path === serverAddress.path)
+  ) {
+    removeSocketPath(serverAddress.path);
+  }
   return { fd: target, address, type, method: "adopted" };
 }

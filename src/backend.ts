@@ -6,7 +6,10 @@
  * @module
  */
 
+import type { AdoptedSocket, ServerKind } from "./adopt.ts";
+import type { FdDescription } from "./inspect.ts";
 import type { Platform } from "./platform.ts";
+import type { SocketAddress } from "./structs.ts";
 import type { ForeignFunctions, LibcSymbols, SymbolTable } from "./symbols.ts";
 
 /** The JavaScript runtimes handover has a backend for. */
@@ -74,4 +77,47 @@ export interface SocketStream {
 export interface StreamAdapterModule {
   /** Wraps a connected socket fd; the stream owns the fd afterwards. */
   openSocketStream(fd: number): Promise<SocketStream>;
+}
+
+/** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and srvx take. */
+export type FetchHandler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * How {@link adopt} and {@link serve} put a server on an inherited socket:
+ * - `auto` (default): the runtime's native way where it has one (Node's
+ *   `listen({ fd })`), else adoption (SPEC §2.1), else the fallback;
+ * - `adopt`: adoption or the native way, never the fallback;
+ * - `fallback`: the fallback only (for measuring it, or where adoption misbehaves).
+ */
+export type AdoptMode = "auto" | "adopt" | "fallback";
+
+/** One socket a server from {@link serve} listens on. */
+export interface ServedSocket {
+  /** Its local address. */
+  readonly address: SocketAddress;
+  /** `native`, `adopted`, `proxy` or `node-http` for an inherited socket; `direct` for a port of its own. */
+  readonly method: AdoptedSocket["method"] | "node-http" | "direct";
+}
+
+/** A server's handle, from a runtime's serving adapter. */
+export interface ServerHandle {
+  readonly socket: ServedSocket;
+  /** Resolves when the server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, lets running requests end, releases the socket. */
+  close(): Promise<void>;
+}
+
+/** What a runtime's serving adapter (`runtimes/*_serve.ts`) exports. */
+export interface ServeAdapterModule {
+  /** Makes `server` serve the inherited socket; closes `server` when that fails. */
+  adopt(server: unknown, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket>;
+  /** Stops a server (after a failed adoption, so that its temporary listener does not stay open). */
+  closeServer(server: unknown): Promise<void>;
+  /** What kind of server `server` is, or undefined when the adapter does not know it. */
+  kindOf(server: unknown): ServerKind | undefined;
+  /** Serves `handler` on an inherited stream socket. */
+  serveInherited(handler: FetchHandler, inherited: FdDescription, mode: AdoptMode): Promise<ServerHandle>;
+  /** Serves `handler` on a port of its own. */
+  serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle>;
 }

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { loadServeAdapter } from "./runtime.ts";
-import type { FetchHandler } from "./serve.ts";
+import type { FetchHandler } from "./backend.ts";
+import { system } from "./system.ts";
 
 /** What {@link exitWhenIdle} returns. */
 export interface IdleTimer {
@@ -72,7 +72,7 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
     if (stopped || fired) return;
     if (timer !== undefined) clearTimer(timer);
     timer = open > 0 ? undefined : setTimeout(fire, ms);
-    if (timer !== undefined) unref(timer);
+    if (timer !== undefined) system().backend.unrefTimer(timer);
   };
   const begin = () => {
     open++;
@@ -112,11 +112,4 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
 
 function clearTimer(timer: ReturnType<typeof setTimeout>): void {
   clearTimeout(timer);
-}
-
-// Node and Bun timers have unref(); Deno's are numbers, unref'd by its serving adapter.
-function unref(timer: ReturnType<typeof setTimeout>): void {
-  const withUnref = timer as unknown as { unref?(): void };
-  if (typeof withUnref.unref === "function") withUnref.unref();
-  else void loadServeAdapter().then((adapter) => adapter.unrefTimer(timer), () => {});
 }

@@ -10,10 +10,10 @@
  */
 
 import type { AdoptedSocket } from "./adopt.ts";
+import type { SocketStream } from "./backend.ts";
 import { close, isReady, setNonBlocking } from "./fd.ts";
 import type { FdDescription } from "./inspect.ts";
 import { acceptConnection, connectSocket, formatAddress, getIntOption, openSocket } from "./socket.ts";
-import { openSocketStream } from "./stream.ts";
 import type { SocketAddress } from "./structs.ts";
 import { system } from "./system.ts";
 import { HandoverError } from "./errors.ts";
@@ -52,7 +52,10 @@ async function connectTo(target: SocketAddress): Promise<number> {
   }
 }
 
-async function forward(client: number, target: SocketAddress): Promise<boolean> {
+/** Wraps a connected socket fd as streams: the runtime's own `openSocketStream`. */
+export type OpenStream = (fd: number) => Promise<SocketStream>;
+
+async function forward(client: number, target: SocketAddress, openStream: OpenStream): Promise<boolean> {
   let upstreamFd: number;
   try {
     upstreamFd = await connectTo(target);
@@ -62,7 +65,7 @@ async function forward(client: number, target: SocketAddress): Promise<boolean> 
     // The server is gone: the forwarder ends with it.
     return !(code === "ECONNREFUSED" || code === "ENOENT");
   }
-  const [a, b] = await Promise.all([openSocketStream(client), openSocketStream(upstreamFd)]);
+  const [a, b] = await Promise.all([openStream(client), openStream(upstreamFd)]);
   void Promise.allSettled([a.readable.pipeTo(b.writable), b.readable.pipeTo(a.writable)]).then(() =>
     Promise.allSettled([a.close(), b.close()])
   );
@@ -75,14 +78,15 @@ async function forward(client: number, target: SocketAddress): Promise<boolean> 
  *
  * @param inherited The inherited listening stream socket.
  * @param target The server's own address.
+ * @param openStream The runtime's socket-stream adapter (`runtimes/*_stream.ts`).
  * @returns The running forwarder; it stops by itself when the server stops accepting.
  *
  * @example
  * ```ts ignore
- * const forwarder = startForwarder(describeFd(3), { family: "inet", address: "127.0.0.1", port: 41234 });
+ * const forwarder = startForwarder(describeFd(3), { family: "inet", address: "127.0.0.1", port: 41234 }, openSocketStream);
  * ```
  */
-export function startForwarder(inherited: FdDescription, target: SocketAddress): Forwarder {
+export function startForwarder(inherited: FdDescription, target: SocketAddress, openStream: OpenStream): Forwarder {
   let stopped = false;
   // Inherited sockets are usually blocking; accept() must never block the event loop.
   setNonBlocking(inherited.fd, true);
@@ -98,7 +102,7 @@ export function startForwarder(inherited: FdDescription, target: SocketAddress):
           continue;
         }
         delay = 0;
-        if (!(await forward(client, target))) stopped = true;
+        if (!(await forward(client, target, openStream))) stopped = true;
       }
     } finally {
       close(inherited.fd);

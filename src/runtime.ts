@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { Backend, BackendModule, RuntimeName, StreamAdapterModule } from "./backend.ts";
+import type { Backend, BackendModule, RuntimeName, ServeAdapterModule, StreamAdapterModule } from "./backend.ts";
 import { HandoverError } from "./errors.ts";
-import type { ServeAdapterModule } from "./serve.ts";
+import { installBackend } from "./system.ts";
 
 interface RuntimeGlobals {
   Deno?: { version?: { deno?: string } };
@@ -48,12 +48,11 @@ function importBackend(runtime: RuntimeName): Promise<BackendModule> {
   }
 }
 
-let loaded: Backend | undefined;
-let loadError: unknown;
 let loading: Promise<Backend> | undefined;
 
 /**
- * Loads this runtime's backend once; later calls return the same promise.
+ * Loads this runtime's backend once and installs it for the core
+ * (`src/system.ts`); later calls return the same promise.
  *
  * @returns The backend.
  * @throws {HandoverError} `ELIBACC` when the C library cannot be loaded, `ENOTSUP` on an unknown platform.
@@ -68,39 +67,15 @@ let loading: Promise<Backend> | undefined;
 export function loadBackend(): Promise<Backend> {
   loading ??= (async () => {
     try {
-      const runtime = detectRuntime();
-      loaded = (await importBackend(runtime)).createBackend();
-      return loaded;
+      const backend = (await importBackend(detectRuntime())).createBackend();
+      installBackend(backend);
+      return backend;
     } catch (error) {
-      loadError = error;
+      installBackend(undefined, error);
       throw error;
     }
   })();
   return loading;
-}
-
-/**
- * The loaded backend, for the synchronous API.
- *
- * @returns The backend.
- * @throws {HandoverError} The error loading failed with, or `ERR_HANDOVER_NOT_READY`
- * when it is still loading (only CommonJS code can get here: it must `await init()`).
- *
- * @example
- * ```ts
- * import { currentBackend, loadBackend } from "./runtime.ts";
- * await loadBackend();
- * currentBackend().runtime; // "deno", "bun" or "node"
- * ```
- */
-export function currentBackend(): Backend {
-  if (loaded !== undefined) return loaded;
-  if (loadError !== undefined) throw loadError;
-  loadBackend().catch(() => {});
-  throw new HandoverError(
-    "ERR_HANDOVER_NOT_READY",
-    "handover's FFI backend is still loading: await init() before the first call (only CommonJS needs this)",
-  );
 }
 
 let streams: Promise<StreamAdapterModule> | undefined;

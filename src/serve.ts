@@ -8,28 +8,18 @@
  * @module
  */
 
-import { type AdoptedSocket, checkServable, type ServerKind } from "./adopt.ts";
+import { type AdoptedSocket, checkServable } from "./adopt.ts";
+import type { AdoptMode, FetchHandler, ServedSocket, ServerHandle } from "./backend.ts";
 import { HandoverError } from "./errors.ts";
 import { assertFd, close } from "./fd.ts";
 import type { FdDescription } from "./inspect.ts";
-import { collectNamed, hasPassedSockets } from "./names.ts";
+import { collect, isActivated } from "./listen.ts";
 import { exitWhenIdle, type IdleTimer } from "./idle.ts";
 import { loadServeAdapter } from "./runtime.ts";
-import type { SocketAddress } from "./structs.ts";
+import { system } from "./system.ts";
 
 export type { AdoptedSocket } from "./adopt.ts";
-
-/** A fetch-style request handler, as `Deno.serve`, `Bun.serve` and srvx take. */
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
-
-/**
- * How {@link adopt} and {@link serve} put a server on an inherited socket:
- * - `auto` (default): the runtime's native way where it has one (Node's
- *   `listen({ fd })`), else adoption (SPEC §2.1), else the fallback;
- * - `adopt`: adoption or the native way, never the fallback;
- * - `fallback`: the fallback only (for measuring it, or where adoption misbehaves).
- */
-export type AdoptMode = "auto" | "adopt" | "fallback";
+export type { AdoptMode, FetchHandler, ServeAdapterModule, ServedSocket, ServerHandle } from "./backend.ts";
 
 /** Options of {@link adopt}. */
 export interface AdoptOptions {
@@ -37,37 +27,20 @@ export interface AdoptOptions {
   readonly mode?: AdoptMode;
 }
 
-/** One socket a server from {@link serve} listens on. */
-export interface ServedSocket {
-  /** Its local address. */
-  readonly address: SocketAddress;
-  /** `native`, `adopted`, `proxy` or `node-http` for an inherited socket; `direct` for a port of its own. */
-  readonly method: AdoptedSocket["method"] | "node-http" | "direct";
-}
-
-/** A server's handle, from a runtime's serving adapter. */
-export interface ServerHandle {
-  readonly socket: ServedSocket;
-  /** Resolves when the server has stopped. */
-  readonly finished: Promise<void>;
-  /** Stops accepting, lets running requests end, releases the socket. */
-  close(): Promise<void>;
-}
-
-/** What a runtime's serving adapter (`runtimes/*_serve.ts`) exports. */
-export interface ServeAdapterModule {
-  /** Makes `server` serve the inherited socket; closes `server` when that fails. */
-  adopt(server: unknown, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket>;
-  /** Stops a server (after a failed adoption, so that its temporary listener does not stay open). */
-  closeServer(server: unknown): Promise<void>;
-  /** What kind of server `server` is, or undefined when the adapter does not know it. */
-  kindOf(server: unknown): ServerKind | undefined;
-  /** Serves `handler` on an inherited stream socket. */
-  serveInherited(handler: FetchHandler, inherited: FdDescription, mode: AdoptMode): Promise<ServerHandle>;
-  /** Lets the process exit while a timer is pending (Deno's timers are numbers). */
-  unrefTimer(timer: unknown): void;
-  /** Serves `handler` on a port of its own. */
-  serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle>;
+/**
+ * The fds passed for `name`, or undefined when the process was started
+ * directly. systemd is asked through the environment; on macOS launchd can
+ * only be asked by name, so there `collect()` tells (ESRCH: not launchd's).
+ */
+function activatedFds(name: string): number[] | undefined {
+  if (isActivated()) return collect(name);
+  if (system().os !== "darwin") return undefined;
+  try {
+    return collect(name);
+  } catch (error) {
+    if (error instanceof HandoverError && error.code === "ESRCH") return undefined;
+    throw error;
+  }
 }
 
 function resolveOne(fdOrName: number | string): number {
@@ -75,7 +48,7 @@ function resolveOne(fdOrName: number | string): number {
     assertFd(fdOrName);
     return fdOrName;
   }
-  const fds = collectNamed(fdOrName);
+  const fds = collect(fdOrName);
   if (fds.length !== 1) {
     for (const fd of fds) close(fd);
     throw new HandoverError(
@@ -220,9 +193,9 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     idle?.stop();
     await Promise.all(handles.map((h) => h.close()));
   };
-  const activated = hasPassedSockets();
+  const fds = activatedFds(options.name ?? "unknown");
+  const activated = fds !== undefined;
   if (activated) {
-    const fds = collectNamed(options.name ?? "unknown");
     const inherited: FdDescription[] = [];
     try {
       for (const fd of fds) inherited.push(checkServable(fd, "http"));

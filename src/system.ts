@@ -7,9 +7,8 @@
 
 import type { Backend } from "./backend.ts";
 import { constantsFor, type SystemConstants } from "./constants.ts";
-import { errnoError, type HandoverError } from "./errors.ts";
+import { errnoError, HandoverError } from "./errors.ts";
 import { layoutsFor, type StructLayouts } from "./layout.ts";
-import { currentBackend } from "./runtime.ts";
 import type { ForeignFunctions, LibcSymbols } from "./symbols.ts";
 
 /** Everything a core module needs to make C calls on this platform. */
@@ -24,6 +23,48 @@ export interface System {
 }
 
 let cached: System | undefined;
+let installed: Backend | undefined;
+let loadFailure: unknown;
+
+/**
+ * Installs the backend `src/runtime.ts` loaded (or the error loading failed
+ * with). The runtime detection depends on this module, not the other way
+ * round, so that `runtimes/*` can use the core without reaching every backend.
+ *
+ * @param backend The loaded backend, or undefined when loading failed.
+ * @param failure Why loading failed.
+ *
+ * @example
+ * ```ts ignore
+ * installBackend((await import("../runtimes/deno.ts")).createBackend());
+ * ```
+ */
+export function installBackend(backend: Backend | undefined, failure?: unknown): void {
+  installed = backend;
+  loadFailure = backend === undefined ? failure : undefined;
+  cached = undefined;
+}
+
+/**
+ * The loaded backend, for the synchronous API.
+ *
+ * @returns The backend.
+ * @throws {HandoverError} The error loading failed with, or `ERR_HANDOVER_NOT_READY`
+ * when it is still loading (only CommonJS code can get here: it must `await init()`).
+ *
+ * @example
+ * ```ts ignore
+ * currentBackend().runtime; // "deno", "bun" or "node"
+ * ```
+ */
+export function currentBackend(): Backend {
+  if (installed !== undefined) return installed;
+  if (loadFailure !== undefined) throw loadFailure;
+  throw new HandoverError(
+    "ERR_HANDOVER_NOT_READY",
+    "handover's FFI backend is still loading: await init() before the first call (only CommonJS needs this)",
+  );
+}
 
 /**
  * The system context of the loaded backend.

@@ -10,7 +10,7 @@ import { connect as connectTcp, type Socket } from "node:net";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { it } from "node:test";
+import { after, it } from "node:test";
 import { collect, HandoverError, isActivated, listenFds } from "../mod.ts";
 import {
   matchFdNames,
@@ -649,10 +649,15 @@ async function buildStandIn(): Promise<string> {
     "-ldl",
   ]);
   assert.equal(result.code, 0, result.stderr);
-  process.on("exit", () => rmSync(directory, { recursive: true, force: true }));
   standIn = library;
+  standInDirectory = directory;
   return library;
 }
+
+let standInDirectory: string | undefined;
+after(() => {
+  if (standInDirectory !== undefined) rmSync(standInDirectory, { recursive: true, force: true });
+});
 
 interface LaunchdReport {
   results: {

@@ -7,7 +7,7 @@ import { errnoError } from "../src/errors.ts";
 import { errnoName, errnoNumber } from "../src/errno.ts";
 import { openFirst } from "../src/library.ts";
 import { platformOf } from "../src/platform.ts";
-import { currentBackend } from "../src/runtime.ts";
+import { currentBackend } from "../src/system.ts";
 import { cBuffer } from "../src/structs.ts";
 import { LAUNCHD_SYMBOLS, LIBC_SYMBOLS, resolveSymbols } from "../src/symbols.ts";
 import { system } from "../src/system.ts";

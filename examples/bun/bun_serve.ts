@@ -3,11 +3,11 @@
 // the inherited socket into its place, at full speed. (In examples/bun/ because it names Bun's globals,
 // which the Deno type check of examples/*.ts does not know.)
 //   bun examples/bun/bun_serve.ts
-import { adopt, exitWhenIdle } from "../../mod.ts";
+import { adopt, exitWhenIdle, isActivated } from "../../mod.ts";
 
 const handler = (request: Request) => new Response(`hello from Bun.serve: ${new URL(request.url).pathname}\n`);
 
-if (process.env.LISTEN_PID === String(process.pid)) {
+if (isActivated()) {
   const idle = exitWhenIdle(60, { onIdle: () => server.stop() });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: idle.wrap(handler) });
   const { address } = await adopt(server, "web");
