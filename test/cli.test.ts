@@ -506,7 +506,7 @@ it(
 );
 
 it(
-  "handover unit prints .socket and .service units that systemd-analyze accepts",
+  "handover unit prints a .socket per socket name and a .service with Sockets=, Type=, WatchdogSec= and the fd store",
   guarded(async () => {
     const result = await run(...cli([
       "unit",
@@ -543,21 +543,7 @@ it(
     assert.match(service, /^FileDescriptorStoreMax=2$/m);
     assert.match(service, /^Sockets=demo-web.socket demo-admin.socket$/m);
     assert.match(service, new RegExp(`^ExecStart=/\\S*python3 ${SDAPP} ready$`, "m"));
-    const analyze = findProgram("systemd-analyze");
-    if (analyze !== undefined) {
-      const dir = scratch();
-      try {
-        for (const [name, content] of files) writeFileSync(join(dir, name), content);
-        const verify = await run(analyze, ["verify", ...[...files.keys()].map((n) => join(dir, n))], {
-          env: { ...process.env, SYSTEMD_LOG_LEVEL: "warning" },
-          timeoutMs: 30_000,
-        });
-        const complaints = verify.stderr.split("\n").filter((l) => /demo/.test(l));
-        assert.deepEqual(complaints, [], verify.stderr);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
+    // systemd-analyze verify runs on these units inside the real systemd: test/cli_systemd.test.ts.
   }),
 );
 

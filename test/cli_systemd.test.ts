@@ -1,0 +1,79 @@
+// `handover unit` generates the units that do in production what the launcher
+// does on a laptop. Here they run under the real systemd (PID 1 of a
+// throw-away container): systemd-analyze verify accepts them, the socket unit
+// starts the demo app (examples/demo_server.ts, in the runtime under test) on
+// the first connection, and its READY and STATUS reach systemd.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { it } from "node:test";
+import { Container, containerSkip } from "./_container.ts";
+import { ROOT, run, RUNTIME, runtimeArgv, sleep } from "./_helpers.ts";
+
+const PORT = 8089;
+
+it(
+  "handover unit's .socket and .service run the demo app under the real systemd, with READY and STATUS",
+  { skip: containerSkip() },
+  async () => {
+    const name = `ho-demo-${RUNTIME}`;
+    const [app, appArgs] = runtimeArgv(join(ROOT, "examples", "demo_server.ts"));
+    const [cli, cliArgs] = runtimeArgv(join(ROOT, "cli.ts"));
+    const generated = await run(cli, [
+      ...cliArgs,
+      "unit",
+      "--name",
+      name,
+      "--type",
+      "notify",
+      "-s",
+      `web=http::${PORT}`,
+      "--",
+      app,
+      ...appArgs,
+    ]);
+    assert.equal(generated.code, 0, generated.stderr);
+    const units: Record<string, string> = {};
+    for (const part of generated.stdout.split(/^# /m).filter(Boolean)) {
+      const newline = part.indexOf("\n");
+      units[part.slice(0, newline).trim()] = part.slice(newline + 1);
+    }
+    assert.deepEqual(Object.keys(units).sort(), [`${name}.service`, `${name}.socket`]);
+
+    const container = await Container.boot(`cli-${RUNTIME}`);
+    let failure: unknown;
+    try {
+      await container.installUnits(units);
+      const verify = await container.exec(
+        ["systemd-analyze", "verify", `/etc/systemd/system/${name}.socket`, `/etc/systemd/system/${name}.service`],
+      );
+      const complaints = verify.stderr.split("\n").filter((line) => line.includes(name));
+      assert.deepEqual(complaints, [], verify.stderr);
+
+      await container.ok(["systemctl", "start", `${name}.socket`]);
+      assert.equal((await container.show(`${name}.service`, ["ActiveState"])).ActiveState, "inactive");
+      const body = await container.ok(["curl", "-sS", "--max-time", "60", `http://127.0.0.1:${PORT}/`], {
+        timeoutMs: 90_000,
+      });
+      assert.match(body, new RegExp(`^Hello from ${RUNTIME} pid \\d+ \\(request 1\\)`));
+      let shown: Record<string, string> = {};
+      for (let i = 0; i < 50; i++) {
+        shown = await container.show(`${name}.service`, ["ActiveState", "SubState", "StatusText", "MainPID"]);
+        if (shown.StatusText === "Served 1 request") break;
+        await sleep(100);
+      }
+      assert.equal(shown.ActiveState, "active", await container.journal(`${name}.service`));
+      assert.equal(shown.SubState, "running");
+      assert.equal(shown.StatusText, "Served 1 request");
+      assert.equal(body.match(/pid (\d+)/)?.[1], shown.MainPID);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      const verdict = await container.stop().catch((error) => {
+        if (failure === undefined) throw error;
+        return String(error);
+      });
+      void verdict;
+    }
+  },
+);
