@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type ChildResult, ROOT, run } from "./_helpers.ts";
+import { type ChildResult, ROOT, run, TSX_LOADER } from "./_helpers.ts";
 
 export const CONTAINER_TOOLS: string = resolve(ROOT, "..", "shared", "tools", "systemd-container");
 
@@ -147,6 +147,6 @@ export function serviceCommand(runtime: "deno" | "bun" | "node", script: string,
     ? [bin("deno"), "run", "-A", "--no-check", file]
     : runtime === "bun"
     ? [bin("bun"), file]
-    : ["/usr/bin/node", "--import", "tsx", file];
+    : ["/usr/bin/node", "--import", TSX_LOADER, file];
   return [...argv, ...args].join(" ");
 }

@@ -4,12 +4,14 @@ import assert from "node:assert/strict";
 import { spawn, type SpawnOptions } from "node:child_process";
 import { readdirSync, readlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { detectRuntime } from "../mod.ts";
 
 export const ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const FIXTURES: string = join(ROOT, "test", "fixtures");
 export const RUNTIME: "deno" | "bun" | "node" = detectRuntime();
+/** tsx's ES module loader (what `--import tsx` resolves to from the project root). */
+export const TSX_LOADER: string = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
 /** The open fds of this process and what each points to. */
 export function openFds(): Map<number, string> {
@@ -60,7 +62,8 @@ export function runtimeArgv(script: string, runtime: "deno" | "bun" | "node" = R
     case "bun":
       return [process.execPath, [script]];
     case "node":
-      return [process.execPath, ["--import", "tsx", script]];
+      // tsx by its absolute URL, so that the child finds it from any working directory.
+      return [process.execPath, ["--import", TSX_LOADER, script]];
   }
 }
 
