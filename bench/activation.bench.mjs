@@ -7,8 +7,8 @@
 // medians of the whole process (spawn to exit) and of the in-process time
 // (performance.now() when collect() returned, or at the empty script's first
 // line). Each runtime runs the library as its users get it (Deno: the
-// TypeScript modules, as from JSR; Bun and Node: one bundled module, as from
-// npm), plus the other form for comparison; Node runs in a clean environment
+// TypeScript modules, as from JSR; Bun and Node: the npm package's dist/), plus
+// one bundled module per runtime for comparison; Node runs in a clean environment
 // (no NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
 // Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30)
 import { spawnSync } from "node:child_process";
@@ -60,6 +60,15 @@ for (const [target, filter] of Object.entries(leftOut)) {
   }
 }
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+// And the npm package exactly as published: dist/ from tsup (what `npm install handover` gives).
+spawnSync(bin("tsup"), [], { cwd: root, stdio: "ignore" });
+writeFileSync(
+  join(out, "collect-dist.mjs"),
+  `import { collect } from ${JSON.stringify(join(root, "dist", "mod.js"))};\n` +
+    'const [fd] = collect("web");\nconst returned = performance.now();\n' +
+    'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n',
+);
+writeFileSync(join(out, "empty-dist.mjs"), "console.log(performance.now().toFixed(3));\n");
 
 const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
 const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
@@ -67,17 +76,24 @@ const rows = [
   { runtime: "deno", form: "TypeScript modules (as from JSR)", argv: (n) => deno(join(fixtures, `${n}.ts`)), goal: 3 },
   { runtime: "deno", form: "one bundled module", argv: (n) => deno(join(out, `${n}-deno.mjs`)), goal: undefined },
   { runtime: "bun", form: "TypeScript modules", argv: (n) => [bin("bun"), join(fixtures, `${n}.ts`)], goal: undefined },
-  { runtime: "bun", form: "npm bundle", argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)], goal: 3 },
+  { runtime: "bun", form: "npm package (dist/)", argv: (n) => [bin("bun"), join(out, `${n}-dist.mjs`)], goal: 3 },
+  { runtime: "bun", form: "one bundled module", argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)], goal: undefined },
   {
     runtime: `node ${nodeVersion}`,
-    form: "npm bundle",
-    argv: (n) => [systemNode, join(out, `${n}-node.mjs`)],
+    form: "npm package (dist/)",
+    argv: (n) => [systemNode, join(out, `${n}-dist.mjs`)],
     goal: 10,
+  },
+  {
+    runtime: `node ${nodeVersion}`,
+    form: "one bundled module",
+    argv: (n) => [systemNode, join(out, `${n}-node.mjs`)],
+    goal: undefined,
   },
 ];
 if (existsSync(node24)) {
   rows.push(
-    { runtime: "node 24", form: "npm bundle", argv: (n) => [node24, join(out, `${n}-node.mjs`)], goal: 10 },
+    { runtime: "node 24", form: "npm package (dist/)", argv: (n) => [node24, join(out, `${n}-dist.mjs`)], goal: 10 },
     {
       runtime: "node 24",
       form: "TypeScript by type stripping",

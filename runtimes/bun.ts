@@ -7,6 +7,7 @@
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
+import { cString } from "../src/structs.ts";
 import { type Platform, platformOf } from "../src/platform.ts";
 import { HandoverError } from "../src/errors.ts";
 import {
@@ -79,6 +80,8 @@ export function createBackend(): Backend {
     get: (name) => process.env[name],
     delete: (name) => {
       delete process.env[name];
+      // Bun's process.env is its own copy: the C environment (exec(3), Bun.spawn) needs unsetenv(3) too.
+      libc.unsetenv(cString(name));
     },
   };
 
@@ -91,6 +94,8 @@ export function createBackend(): Backend {
     errno: () => read.i32(errnoPointer as never, 0),
     address: (buffer) => buffer.byteLength === 0 ? 0n : BigInt(ptr(buffer)),
     env,
+    pid: process.pid,
+    exit: (code) => process.exit(code),
     unrefTimer: (timer) => (timer as { unref(): void }).unref(),
   };
 }

@@ -97,6 +97,8 @@ export function createBackend(): Backend {
     errno: () => errnoView.getInt32(0),
     address: (buffer) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>))),
     env,
+    pid: Deno.pid,
+    exit: (code) => Deno.exit(code),
     unrefTimer: (timer) => Deno.unrefTimer(timer as number),
   };
 }

@@ -351,7 +351,7 @@ export function adoptionUnavailable(): string | undefined {
 export function temporarySocketPath(): string {
   const { backend } = system();
   const directory = (backend.env.get("TMPDIR") ?? "/tmp").replace(/\/+$/, "") || "/tmp";
-  return `${directory}/handover-${backend.libc.getpid()}-${Date.now().toString(36)}-${pathCounter++}.sock`;
+  return `${directory}/handover-${backend.pid}-${Date.now().toString(36)}-${pathCounter++}.sock`;
 }
 
 let pathCounter = 0;

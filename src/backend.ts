@@ -48,6 +48,10 @@ export interface Backend {
   address(buffer: Uint8Array): bigint;
   /** The process environment. */
   readonly env: ProcessEnvironment;
+  /** This process's id, from the runtime (no C call). */
+  readonly pid: number;
+  /** Ends the process with `code` (`Deno.exit`, `process.exit`). */
+  exit(code: number): never;
   /**
    * Lets the process exit while a timer is pending: `timer.unref()` in Node
    * and Bun, `Deno.unrefTimer(id)` in Deno.

@@ -66,7 +66,7 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
     if (stopped || fired || open > 0) return;
     fired = true;
     if (options.onIdle !== undefined) await options.onIdle();
-    else (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(0);
+    else system().backend.exit(0);
   };
   const arm = () => {
     if (stopped || fired) return;

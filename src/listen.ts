@@ -98,8 +98,8 @@ function readEnvironment(): ListenEnvironment {
 /**
  * Removes the activation variables from the runtime's environment (what
  * `node:child_process` builds a child's environment from) and from the C
- * environment (`unsetenv(3)`: what exec(3) and Deno's own spawning pass on).
- * Bun's `process.env` deletion does not reach the C environment by itself.
+ * environment (`unsetenv(3)`: what exec(3) and Deno's own spawning pass on);
+ * each backend's `env.delete` does both.
  */
 function unsetListenEnvironment(): void {
   const { backend, libc } = system();
@@ -107,9 +107,9 @@ function unsetListenEnvironment(): void {
     try {
       backend.env.delete(name);
     } catch {
-      // Without permission to change the runtime's view, unsetenv(3) below still clears the C environment.
+      // Without permission to change the runtime's view (Deno without --allow-env), still clear the C environment.
+      libc.unsetenv(cString(name));
     }
-    libc.unsetenv(cString(name));
   }
 }
 
@@ -123,7 +123,7 @@ function unsetListenEnvironment(): void {
 function ownPidfdInode(): bigint | undefined {
   const { libc, c, layout, os } = system();
   if (os !== "linux" || layout.statfs === undefined) return undefined;
-  const pidfd = libc.syscall(c.SYS_pidfd_open, libc.getpid(), 0);
+  const pidfd = libc.syscall(c.SYS_pidfd_open, system().backend.pid, 0);
   if (pidfd < 0) return undefined;
   try {
     const fs = cBuffer(layout.statfs.size);
@@ -157,12 +157,11 @@ function readState(options: ActivationOptions = {}): ActivationState {
   const holder = globalThis as StateHolder;
   const existing = holder[STATE];
   if (existing !== undefined) return existing;
-  const { libc } = system();
   const env = readEnvironment();
   let state: ActivationState;
   try {
     const parsed = parseListenEnvironment(env, {
-      pid: libc.getpid(),
+      pid: system().backend.pid,
       lenient: options.lenient ?? false,
       ownPidfdId: ownPidfdInode,
     });
@@ -314,7 +313,7 @@ export function isActivated(options: Pick<ActivationOptions, "lenient"> = {}): b
     const existing = (globalThis as StateHolder)[STATE];
     if (existing !== undefined) return existing.addressed;
     const parsed = parseListenEnvironment(readEnvironment(), {
-      pid: system().libc.getpid(),
+      pid: system().backend.pid,
       lenient: options.lenient ?? false,
       ownPidfdId: ownPidfdInode,
     });

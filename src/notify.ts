@@ -145,7 +145,7 @@ function processIds(): typeof ids {
 }
 
 function processId(): number {
-  if (ownPid === 0) ownPid = system().libc.getpid();
+  if (ownPid === 0) ownPid = system().backend.pid;
   return ownPid;
 }
 
@@ -500,8 +500,8 @@ let waiting = 0;
 let queue: Promise<unknown> = Promise.resolve();
 
 type Immediate = (callback: () => void) => unknown;
-const immediate: Immediate = (globalThis as { setImmediate?: Immediate }).setImmediate ??
-  ((callback) => setTimeout(callback, 0));
+// Looked up at first use: in Deno, touching setImmediate loads the Node compatibility layer (about 4 ms).
+let immediate: Immediate | undefined;
 // How long to look again after each turn of the event loop before backing
 // off with timers: a receiver that keeps up drains its queue in microseconds.
 const SPIN_MS = 2;
@@ -512,7 +512,8 @@ const MAX_BACKOFF_MS = 4;
 async function waitForRoom(wait: Wait, deadline: number | undefined, signal: AbortSignal | undefined): Promise<void> {
   const spinUntil = performance.now() + SPIN_MS;
   while (performance.now() < spinUntil) {
-    await new Promise<void>((resolve) => immediate(resolve));
+    immediate ??= (globalThis as { setImmediate?: Immediate }).setImmediate ?? ((callback) => setTimeout(callback, 0));
+    await new Promise<void>((resolve) => immediate!(resolve));
     signal?.throwIfAborted();
     if (isReady(wait.fd, wait.what)) return;
     system().libc.sched_yield();

@@ -183,8 +183,7 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   let idle: IdleTimer | undefined;
   if (options.idleTimeout !== undefined) {
     idle = exitWhenIdle(options.idleTimeout, {
-      onIdle: () =>
-        closeAll().then(() => (globalThis as unknown as { process: { exit(code: number): never } }).process.exit(0)),
+      onIdle: () => closeAll().then(() => system().backend.exit(0)),
     });
     served = idle.wrap(handler);
   }

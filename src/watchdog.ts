@@ -54,7 +54,7 @@ export function watchdogInterval(options: WatchdogIntervalOptions = {}): number 
         throw invalid("WATCHDOG_PID", pid, "a process id");
       }
       // The watchdog is for another process (a parent that did not unset it).
-      if (Number(pid) !== system().libc.getpid()) return null;
+      if (Number(pid) !== system().backend.pid) return null;
     }
     return Number(value) / 1000;
   } finally {

@@ -99,7 +99,7 @@ export class NotifyReceiver {
    * ```
    */
   static open(): NotifyReceiver {
-    const { c, os, libc } = system();
+    const { c, os } = system();
     const fd = openSocket("unix", "dgram");
     try {
       if (c.SO_PASSCRED !== 0) setIntOption(fd, c.SOL_SOCKET, c.SO_PASSCRED, 1);
@@ -107,7 +107,7 @@ export class NotifyReceiver {
       setIntOption(fd, c.SOL_SOCKET, c.SO_RCVBUF, 1 << 20);
       if (os === "linux") {
         const random = Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, "0");
-        const address = `@handover/${libc.getpid()}/${random}`;
+        const address = `@handover/${system().backend.pid}/${random}`;
         bindSocket(fd, { family: "unix", path: address });
         return new NotifyReceiver(fd, address, undefined);
       }

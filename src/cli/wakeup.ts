@@ -37,7 +37,7 @@ function wakeSignal(): "SIGURG" | "SIGIO" {
 export function setSignalDriven(fd: number, on: boolean): void {
   const { libc, c } = system();
   if (on) {
-    check(libc.fcntl(fd, c.F_SETOWN, libc.getpid()), "fcntl", `F_SETOWN on fd ${fd}`);
+    check(libc.fcntl(fd, c.F_SETOWN, system().backend.pid), "fcntl", `F_SETOWN on fd ${fd}`);
     // SIGURG on x86_64 and aarch64 Linux.
     if (c.F_SETSIG !== 0) check(libc.fcntl(fd, c.F_SETSIG, 23), "fcntl", `F_SETSIG on fd ${fd}`);
   }
