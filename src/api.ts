@@ -23,6 +23,7 @@ export { openSocketStream, type SocketStream } from "./stream.ts";
 export { childStdio, type StdioValue } from "./child.ts";
 export type { Credentials, SocketAddress } from "./structs.ts";
 export { describeFd, type FdDescription, type FdFamily, type FdType } from "./inspect.ts";
+export { createListener, type ListenerOptions } from "./listener.ts";
 export { type ActivationOptions, collect, isActivated, type ListenFd, listenFds } from "./listen.ts";
 export { LAUNCHD_LIBRARY_VARIABLE } from "./launchd.ts";
 export type { RuntimeName } from "./backend.ts";
