@@ -9,8 +9,8 @@ import type { Backend, ProcessEnvironment } from "../src/backend.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { cString } from "../src/structs.ts";
 import { type Platform, platformOf } from "../src/platform.ts";
-import { HandoverError } from "../src/errors.ts";
 import {
+  bindAll,
   type ForeignFunctions,
   lazyFunctions,
   LIBC_SYMBOLS,
@@ -43,18 +43,8 @@ function bind<T extends SymbolTable>(platform: Platform, path: string, table: T)
       // bun:ffi names functions by their exported symbol; the core calls them by table key.
       return library.symbols[s.symbol] as (...args: unknown[]) => unknown;
     },
-    (s, cause) =>
-      new HandoverError("ELIBACC", `handover's bun backend could not bind ${s.symbol} from ${path}: ${cause}`, {
-        cause,
-      }),
+    { runtime: "bun", path },
   );
-}
-
-// Another library (launchd's): bind its few functions now, so that a wrong library fails here.
-function openNow<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
-  const functions = bind(platform, path, table);
-  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
-  return functions;
 }
 
 /**
@@ -90,7 +80,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) => openFirst("bun", path, [path], (p) => openNow(platform, p, table)).library,
+    open: (path, table) => openFirst("bun", path, [path], (p) => bindAll(bind(platform, p, table))).library,
     errno: () => read.i32(errnoPointer as never, 0),
     address: (buffer) => buffer.byteLength === 0 ? 0n : BigInt(ptr(buffer)),
     env,

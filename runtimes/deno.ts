@@ -7,8 +7,8 @@
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { platformOf } from "../src/platform.ts";
-import { HandoverError } from "../src/errors.ts";
 import {
+  bindAll,
   type ForeignFunctions,
   lazyFunctions,
   LIBC_SYMBOLS,
@@ -44,18 +44,8 @@ function bind<T extends SymbolTable>(platform: Platform, path: string, table: T)
   return lazyFunctions<T>(
     resolveSymbols(table, platform),
     (s) => Deno.dlopen(path, { [s.name]: definition(s) }).symbols[s.name] as (...args: unknown[]) => unknown,
-    (s, cause) =>
-      new HandoverError("ELIBACC", `handover's deno backend could not bind ${s.symbol} from ${path}: ${cause}`, {
-        cause,
-      }),
+    { runtime: "deno", path },
   );
-}
-
-// Another library (launchd's): bind its few functions now, so that a wrong library fails here.
-function openNow<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
-  const functions = bind(platform, path, table);
-  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
-  return functions;
 }
 
 /**
@@ -93,7 +83,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) => openFirst("deno", path, [path], (p) => openNow(platform, p, table)).library,
+    open: (path, table) => openFirst("deno", path, [path], (p) => bindAll(bind(platform, p, table))).library,
     errno: () => errnoView.getInt32(0),
     address: (buffer) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>))),
     env,

@@ -7,10 +7,10 @@
 import type koffiModule from "koffi";
 import { createRequire } from "node:module";
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
-import { HandoverError } from "../src/errors.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { type Platform, platformOf } from "../src/platform.ts";
 import {
+  bindAll,
   type ForeignFunctions,
   lazyFunctions,
   LIBC_SYMBOLS,
@@ -41,18 +41,8 @@ function bind<T extends SymbolTable>(platform: Platform, path: string, table: T)
   return lazyFunctions<T>(
     resolveSymbols(table, platform),
     (s) => library.func(s.symbol, KOFFI_TYPES[s.result], s.parameters.map((t) => KOFFI_TYPES[t])),
-    (s, cause) =>
-      new HandoverError("ELIBACC", `handover's node backend could not bind ${s.symbol} from ${path}: ${cause}`, {
-        cause,
-      }),
+    { runtime: "node", path },
   );
-}
-
-// Another library (launchd's): bind its few functions now, so that a wrong library fails here.
-function openNow<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
-  const functions = bind(platform, path, table);
-  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
-  return functions;
 }
 
 /**
@@ -80,7 +70,7 @@ export function createBackend(): Backend {
     platform,
     libcPath,
     libc: libc as ForeignFunctions<LibcSymbols>,
-    open: (path, table) => openFirst("node", path, [path], (p) => openNow(platform, p, table)).library,
+    open: (path, table) => openFirst("node", path, [path], (p) => bindAll(bind(platform, p, table))).library,
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     env,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HandoverError } from "./errors.ts";
 import type { Architecture, OperatingSystem, Platform } from "./platform.ts";
 
 /**
@@ -494,20 +495,20 @@ export function adaptFunctions<T extends SymbolTable>(
  *
  * @param resolved The functions to offer (from {@link resolveSymbols}).
  * @param bindOne Binds one function through the runtime's FFI; may throw.
- * @param onError Turns a binding failure into the error to throw.
+ * @param where The runtime and library, for the error when binding fails.
  * @returns The functions, typed by the table.
- * @throws What `onError` returns, when a function is first used and cannot be bound.
+ * @throws {HandoverError} `ELIBACC` when a function is first used and cannot be bound.
  *
  * @example Bind libc lazily
  * ```ts ignore
- * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), (s) => bindWithFfi(s));
+ * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), bindWithFfi, { runtime, path });
  * ```
  */
 export function lazyFunctions<T extends SymbolTable>(
   resolved: readonly ResolvedSymbol[],
   // deno-lint-ignore no-explicit-any
   bindOne: (symbol: ResolvedSymbol) => (...args: any[]) => any,
-  onError: (symbol: ResolvedSymbol, error: unknown) => Error = (_, error) => error as Error,
+  where: { readonly runtime: string; readonly path: string },
 ): ForeignFunctions<T> {
   const functions: Record<string, unknown> = {};
   for (const s of resolved) {
@@ -518,8 +519,12 @@ export function lazyFunctions<T extends SymbolTable>(
         let bound;
         try {
           bound = adaptFunctions([s], { [s.name]: bindOne(s) })[s.name];
-        } catch (error) {
-          throw onError(s, error);
+        } catch (cause) {
+          throw new HandoverError(
+            "ELIBACC",
+            `handover's ${where.runtime} backend could not bind ${s.symbol} from ${where.path}: ${cause}`,
+            { cause },
+          );
         }
         Object.defineProperty(functions, s.name, {
           value: bound,
@@ -532,4 +537,23 @@ export function lazyFunctions<T extends SymbolTable>(
     });
   }
   return functions as ForeignFunctions<T>;
+}
+
+/**
+ * Binds every function of a lazily bound table now, so that a library that
+ * lacks one of them fails at once (for libraries other than libc, like
+ * launchd's, which have only a few functions).
+ *
+ * @param functions What {@link lazyFunctions} returned.
+ * @returns The same functions, all bound.
+ * @throws {HandoverError} `ELIBACC` when one cannot be bound.
+ *
+ * @example
+ * ```ts ignore
+ * const launchd = bindAll(lazyFunctions<LaunchdSymbols>(resolved, bindOne, { runtime, path }));
+ * ```
+ */
+export function bindAll<T extends SymbolTable>(functions: ForeignFunctions<T>): ForeignFunctions<T> {
+  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
+  return functions;
 }

@@ -47,38 +47,25 @@ function ensureNode24() {
   return r.status === 0 && existsSync(node24);
 }
 
+// node:test in a Node binary, through tsx, with a spec report on stdout and a JUnit one for the counts.
+const nodeRun = (cmd, name) => ({
+  cmd,
+  argv: [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=1",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=junit",
+    `--test-reporter-destination=${join(out, `${name}.xml`)}`,
+    ...testFiles,
+  ],
+});
+
 const runtimes = {
-  node: () => ({
-    cmd: systemNode,
-    argv: [
-      "--import",
-      "tsx",
-      "--test",
-      "--test-concurrency=1",
-      "--test-reporter=spec",
-      "--test-reporter-destination=stdout",
-      "--test-reporter=junit",
-      `--test-reporter-destination=${join(out, "node.xml")}`,
-      ...testFiles,
-    ],
-  }),
-  node24: () =>
-    ensureNode24()
-      ? {
-        cmd: node24,
-        argv: [
-          "--import",
-          "tsx",
-          "--test",
-          "--test-concurrency=1",
-          "--test-reporter=spec",
-          "--test-reporter-destination=stdout",
-          "--test-reporter=junit",
-          `--test-reporter-destination=${join(out, "node24.xml")}`,
-          ...testFiles,
-        ],
-      }
-      : undefined,
+  node: () => nodeRun(systemNode, "node"),
+  node24: () => ensureNode24() ? nodeRun(node24, "node24") : undefined,
   deno: () => ({
     cmd: bin("deno"),
     argv: ["test", "-A", "--no-check", `--junit-path=${join(out, "deno.xml")}`, ...testFiles],
