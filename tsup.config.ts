@@ -5,7 +5,8 @@ import { defineConfig } from "tsup";
 //   await); each runtime's backend and adapters stay separate chunks behind a
 //   dynamic import(), so Node never resolves bun:ffi and Deno/Bun never load koffi;
 // - the library as CommonJS (src/api.ts: no top-level await; callers await init());
-// - the CLI on its own, so that its code does not split the library into more chunks.
+// - the CLI on its own (its own chunks, backends again behind import()), so that its code does not
+//   split the library into more chunks.
 const common = {
   target: "es2022",
   platform: "node",
@@ -19,5 +20,5 @@ const common = {
 export default defineConfig([
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true, clean: true },
   { ...common, entry: { mod: "src/api.ts" }, format: ["cjs"], dts: true, splitting: false },
-  { ...common, entry: { cli: "cli.ts" }, format: ["esm"], dts: false, splitting: false },
+  { ...common, entry: { cli: "cli.ts" }, format: ["esm"], dts: false, splitting: true },
 ]);

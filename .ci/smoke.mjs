@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Packs handover, installs the tarball into a throw-away consumer project and
-// calls socketpair() from Node ESM, Node CommonJS, Bun and Deno (npm: specifier).
+// calls socketpair() from Node ESM, Node CommonJS, Bun and Deno (npm: specifier),
+// and runs the package's bin (`npx handover`), which hands a socket to a child.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,11 +43,23 @@ try {
     `import { socketpair, close } from "npm:handover";\n${check}\nconsole.log(ok ? "ok" : "bad");\n`,
   );
   const cases = [
-    ["Node ESM", node, ["esm.mjs"]],
-    ["Node CommonJS", node, ["cjs.cjs"]],
-    ["Bun", bin("bun"), ["esm.mjs"]],
-    ["Deno (npm: specifier)", bin("deno"), ["run", "-A", "deno.ts"]],
+    ["socketpair() in Node ESM", node, ["esm.mjs"]],
+    ["socketpair() in Node CommonJS", node, ["cjs.cjs"]],
+    ["socketpair() in Bun", bin("bun"), ["esm.mjs"]],
+    ["socketpair() in Deno (npm: specifier)", bin("deno"), ["run", "-A", "deno.ts"]],
   ];
+  // The package's bin: `npx handover` binds a socket (FFI) and hands it to a child, which prints "ok".
+  writeFileSync(join(consumer, "child.cjs"), `console.log(process.env.LISTEN_FDS === "1" ? "ok" : "bad");\n`);
+  cases.push(["the handover bin (npx handover -s 0 -- node child.cjs)", "npx", [
+    "--no-install",
+    "handover",
+    "-q",
+    "-s",
+    "0",
+    "--",
+    node,
+    "child.cjs",
+  ]]);
   for (const [label, cmd, args] of cases) {
     let out;
     try {
@@ -56,7 +69,7 @@ try {
     }
     const ok = out === "ok";
     if (!ok) failures++;
-    console.log(`${ok ? "ok  " : "FAIL"} ${label}: socketpair() from the packed tarball ${ok ? "" : `→ ${out}`}`);
+    console.log(`${ok ? "ok  " : "FAIL"} ${label} from the packed tarball ${ok ? "" : `→ ${out}`}`);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
