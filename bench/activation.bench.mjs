@@ -62,38 +62,56 @@ for (const [target, filter] of Object.entries(leftOut)) {
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
 // And the npm package exactly as published: dist/ from tsup (what `npm install handover` gives).
 spawnSync(bin("tsup"), [], { cwd: root, stdio: "ignore" });
-writeFileSync(
-  join(out, "collect-dist.mjs"),
-  `import { collect } from ${JSON.stringify(join(root, "dist", "mod.js"))};\n` +
-    'const [fd] = collect("web");\nconst returned = performance.now();\n' +
-    'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n',
-);
-writeFileSync(join(out, "empty-dist.mjs"), "console.log(performance.now().toFixed(3));\n");
+// The file each runtime's export condition resolves to.
+for (const build of ["node", "bun"]) {
+  writeFileSync(
+    join(out, `collect-dist-${build}.mjs`),
+    `import { collect } from ${JSON.stringify(join(root, "dist", `${build}.js`))};\n` +
+      'const [fd] = collect("web");\nconst returned = performance.now();\n' +
+      'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n',
+  );
+  writeFileSync(join(out, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
+}
 
 const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
 const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
 const rows = [
   { runtime: "deno", form: "TypeScript modules (as from JSR)", argv: (n) => deno(join(fixtures, `${n}.ts`)), goal: 3 },
-  { runtime: "deno", form: "one bundled module", argv: (n) => deno(join(out, `${n}-deno.mjs`)), goal: undefined },
+  {
+    runtime: "deno",
+    form: "collect() alone, tree-shaken into one module",
+    argv: (n) => deno(join(out, `${n}-deno.mjs`)),
+    goal: undefined,
+  },
   { runtime: "bun", form: "TypeScript modules", argv: (n) => [bin("bun"), join(fixtures, `${n}.ts`)], goal: undefined },
-  { runtime: "bun", form: "npm package (dist/)", argv: (n) => [bin("bun"), join(out, `${n}-dist.mjs`)], goal: 3 },
-  { runtime: "bun", form: "one bundled module", argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)], goal: undefined },
+  { runtime: "bun", form: "npm package (dist/)", argv: (n) => [bin("bun"), join(out, `${n}-dist-bun.mjs`)], goal: 3 },
+  {
+    runtime: "bun",
+    form: "collect() alone, tree-shaken into one module",
+    argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)],
+    goal: undefined,
+  },
   {
     runtime: `node ${nodeVersion}`,
     form: "npm package (dist/)",
-    argv: (n) => [systemNode, join(out, `${n}-dist.mjs`)],
+    argv: (n) => [systemNode, join(out, `${n}-dist-node.mjs`)],
     goal: 10,
   },
   {
     runtime: `node ${nodeVersion}`,
-    form: "one bundled module",
+    form: "collect() alone, tree-shaken into one module",
     argv: (n) => [systemNode, join(out, `${n}-node.mjs`)],
     goal: undefined,
   },
 ];
 if (existsSync(node24)) {
   rows.push(
-    { runtime: "node 24", form: "npm package (dist/)", argv: (n) => [node24, join(out, `${n}-dist.mjs`)], goal: 10 },
+    {
+      runtime: "node 24",
+      form: "npm package (dist/)",
+      argv: (n) => [node24, join(out, `${n}-dist-node.mjs`)],
+      goal: 10,
+    },
     {
       runtime: "node 24",
       form: "TypeScript by type stripping",

@@ -10,10 +10,11 @@
  * @module
  */
 
-import dgram from "node:dgram";
-import http from "node:http";
-import https from "node:https";
-import net from "node:net";
+import type dgramModule from "node:dgram";
+import type httpModule from "node:http";
+import type httpsModule from "node:https";
+import { createRequire } from "node:module";
+import type netModule from "node:net";
 import {
   type AdoptedSocket,
   ephemeralAddress,
@@ -31,6 +32,18 @@ import type { AdoptMode, FetchHandler, ServerHandle } from "../src/backend.ts";
 import { localAddress } from "../src/socket.ts";
 import type { SocketAddress } from "../src/structs.ts";
 
+// The node: modules are required at first use, not imported: where this file is bundled into one
+// module with the rest of the library, an import would load node:https (and TLS) at start-up.
+const nodeRequire = createRequire(import.meta.url);
+let loadedDgram: typeof dgramModule | undefined;
+let loadedHttp: typeof httpModule | undefined;
+let loadedHttps: typeof httpsModule | undefined;
+let loadedNet: typeof netModule | undefined;
+const dgram = (): typeof dgramModule => loadedDgram ??= nodeRequire("node:dgram");
+const http = (): typeof httpModule => loadedHttp ??= nodeRequire("node:http");
+const https = (): typeof httpsModule => loadedHttps ??= nodeRequire("node:https");
+const net = (): typeof netModule => loadedNet ??= nodeRequire("node:net");
+
 /**
  * The kind of a `node:net`/`node:http` server or `node:dgram` socket.
  *
@@ -39,16 +52,16 @@ import type { SocketAddress } from "../src/structs.ts";
  */
 export function nodeKindOf(server: unknown): ServerKind | undefined {
   if (isNetServer(server)) return "stream";
-  if (server instanceof dgram.Socket) return "dgram";
+  if (server instanceof dgram().Socket) return "dgram";
   return undefined;
 }
 
 /** A `node:net` server; in Bun `http.Server` and `https.Server` are not `net.Server`s, so each is checked. */
-function isNetServer(server: unknown): server is net.Server {
-  return server instanceof net.Server || server instanceof http.Server || server instanceof https.Server;
+function isNetServer(server: unknown): server is netModule.Server {
+  return server instanceof net().Server || server instanceof http().Server || server instanceof https().Server;
 }
 
-function nodeAddress(address: string | net.AddressInfo | null): SocketAddress | undefined {
+function nodeAddress(address: string | netModule.AddressInfo | null): SocketAddress | undefined {
   if (address === null) return undefined;
   if (typeof address === "string") return { family: "unix", path: address };
   const six = address.family === "IPv6" || (address.family as unknown) === 6;
@@ -57,7 +70,7 @@ function nodeAddress(address: string | net.AddressInfo | null): SocketAddress | 
     : { family: "inet", address: address.address, port: address.port };
 }
 
-function onceListening(server: net.Server, listen: () => void): Promise<void> {
+function onceListening(server: netModule.Server, listen: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (error: Error) => {
       server.off("listening", done);
@@ -78,13 +91,17 @@ function listenFdWorks(): boolean {
   return !("Bun" in globalThis);
 }
 
-function listenOptions(address: SocketAddress): net.ListenOptions {
+function listenOptions(address: SocketAddress): netModule.ListenOptions {
   return address.family === "unix"
     ? { path: address.path }
     : { host: (address as { address: string }).address, port: 0, ipv6Only: address.family === "inet6" };
 }
 
-async function adoptNetServer(server: net.Server, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket> {
+async function adoptNetServer(
+  server: netModule.Server,
+  inherited: FdDescription,
+  mode: AdoptMode,
+): Promise<AdoptedSocket> {
   if (!server.listening && listenFdWorks() && mode !== "fallback") {
     await onceListening(server, () => server.listen({ fd: inherited.fd }));
     // Verify: the server must now listen on the inherited socket's address.
@@ -121,7 +138,11 @@ async function adoptNetServer(server: net.Server, inherited: FdDescription, mode
   }
 }
 
-async function adoptDgram(socket: dgram.Socket, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket> {
+async function adoptDgram(
+  socket: dgramModule.Socket,
+  inherited: FdDescription,
+  mode: AdoptMode,
+): Promise<AdoptedSocket> {
   let address: SocketAddress | undefined;
   try {
     address = nodeAddress(socket.address());
@@ -169,7 +190,7 @@ function never(): never {
  */
 export function adoptNodeObject(server: unknown, inherited: FdDescription, mode: AdoptMode): Promise<AdoptedSocket> {
   if (isNetServer(server)) return adoptNetServer(server, inherited, mode);
-  if (server instanceof dgram.Socket) return adoptDgram(server, inherited, mode);
+  if (server instanceof dgram().Socket) return adoptDgram(server, inherited, mode);
   throw new TypeError("Expected a node:net server or a node:dgram socket");
 }
 
@@ -183,8 +204,8 @@ export function closeNodeObject(server: unknown): Promise<void> {
     if (isNetServer(server)) {
       if (!server.listening) return resolve();
       server.close(() => resolve());
-      (server as net.Server & { closeAllConnections?(): void }).closeAllConnections?.();
-    } else if (server instanceof dgram.Socket) {
+      (server as netModule.Server & { closeAllConnections?(): void }).closeAllConnections?.();
+    } else if (server instanceof dgram().Socket) {
       try {
         server.close(() => resolve());
       } catch {
@@ -196,7 +217,7 @@ export function closeNodeObject(server: unknown): Promise<void> {
   });
 }
 
-type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+type RequestListener = (req: httpModule.IncomingMessage, res: httpModule.ServerResponse) => void;
 let listenerFactory: Promise<(handler: FetchHandler) => RequestListener> | undefined;
 
 /**
@@ -224,7 +245,7 @@ export async function requestListener(handler: FetchHandler): Promise<RequestLis
   return (await listenerFactory)(handler);
 }
 
-function handleOf(server: http.Server, socket: ServerHandle["socket"]): ServerHandle {
+function handleOf(server: httpModule.Server, socket: ServerHandle["socket"]): ServerHandle {
   let finishedResolve!: () => void;
   const finished = new Promise<void>((resolve) => finishedResolve = resolve);
   server.once("close", () => finishedResolve());
@@ -247,7 +268,7 @@ function handleOf(server: http.Server, socket: ServerHandle["socket"]): ServerHa
  * @returns The running server.
  */
 export async function serveNodeHttp(handler: FetchHandler, inherited: FdDescription): Promise<ServerHandle> {
-  const server = http.createServer(await requestListener(handler));
+  const server = http().createServer(await requestListener(handler));
   const adopted = await adoptNetServer(server, inherited, "adopt");
   const method = !("Deno" in globalThis) && !("Bun" in globalThis) ? adopted.method : "node-http";
   return handleOf(server, { address: adopted.address, method });
@@ -288,7 +309,7 @@ export function serveInherited(
  * @returns The running server.
  */
 export async function serveAddress(handler: FetchHandler, hostname: string, port: number): Promise<ServerHandle> {
-  const server = http.createServer(await requestListener(handler));
+  const server = http().createServer(await requestListener(handler));
   await onceListening(server, () => server.listen(port, hostname));
   return handleOf(server, { address: nodeAddress(server.address())!, method: "direct" });
 }

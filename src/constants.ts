@@ -98,6 +98,8 @@ export interface SystemConstants {
   readonly F_SETSIG: number;
   /** Signal-driven I/O (`FASYNC`). */
   readonly O_ASYNC: number;
+  /** The signal number of `SIGURG` (default action: ignore), which `F_SETSIG` asks for. */
+  readonly SIGURG: number;
 }
 
 /** Linux, from `<sys/socket.h>`, `<fcntl.h>`, `<poll.h>`, `<sys/epoll.h>` (same on x86_64 and aarch64). */
@@ -167,6 +169,7 @@ export const LINUX: SystemConstants = Object.freeze({
   F_SETOWN: 8,
   F_SETSIG: 10,
   O_ASYNC: 0o20000,
+  SIGURG: 23,
 });
 
 /** Darwin (macOS), from the SDK's `<sys/socket.h>`, `<sys/fcntl.h>`, `<poll.h>`. */
@@ -235,6 +238,7 @@ export const DARWIN: SystemConstants = Object.freeze({
   F_SETOWN: 6,
   F_SETSIG: 0,
   O_ASYNC: 0x40,
+  SIGURG: 16,
 });
 
 /**

@@ -38,8 +38,7 @@ export function setSignalDriven(fd: number, on: boolean): void {
   const { libc, c } = system();
   if (on) {
     check(libc.fcntl(fd, c.F_SETOWN, system().backend.pid), "fcntl", `F_SETOWN on fd ${fd}`);
-    // SIGURG on x86_64 and aarch64 Linux.
-    if (c.F_SETSIG !== 0) check(libc.fcntl(fd, c.F_SETSIG, 23), "fcntl", `F_SETSIG on fd ${fd}`);
+    if (c.F_SETSIG !== 0) check(libc.fcntl(fd, c.F_SETSIG, c.SIGURG), "fcntl", `F_SETSIG on fd ${fd}`);
   }
   const flags = check(libc.fcntl(fd, c.F_GETFL, 0), "fcntl", `F_GETFL on fd ${fd}`);
   const wanted = on ? flags | c.O_ASYNC : flags & ~c.O_ASYNC;
