@@ -30,9 +30,13 @@ try {
   sh("npm", ["install", "--no-audit", "--no-fund", "--silent", join(work, tarball)], consumer);
 
   const check = `const [a, b] = socketpair("dgram"); const ok = a >= 0 && b >= 0 && a !== b; close(a); close(b);`;
+  // Each runtime must get its own build through the export conditions (node → dist/node.js, bun → dist/bun.js).
   writeFileSync(
     join(consumer, "esm.mjs"),
-    `import { socketpair, close } from "handover";\n${check}\nconsole.log(ok ? "ok" : "bad");\n`,
+    `import { socketpair, close } from "handover";\n${check}\n` +
+      `const file = import.meta.resolve("handover").split("/").pop();\n` +
+      `const expected = typeof Bun !== "undefined" ? "bun.js" : "node.js";\n` +
+      `console.log(ok && file === expected ? "ok" : \`bad: \${file}\`);\n`,
   );
   writeFileSync(
     join(consumer, "cjs.cjs"),
