@@ -6,7 +6,7 @@
 // started directly. Knobs: BENCH_SECONDS (per wrk run, default 3), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 32), BENCH_ONLY (comma-separated row numbers).
 import { spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,10 +19,34 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const only = process.env.BENCH_ONLY?.split(",").map(Number);
 const TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim() || 100);
 
+// Deno runs the TypeScript sources, as from JSR; Bun and Node run the server bundled against the npm
+// package's build for them (dist/bun.js, dist/node.js), as an application from npm would.
+const out = join(root, "bench", ".out");
+mkdirSync(out, { recursive: true });
+spawnSync(join(root, "node_modules", ".bin", "tsup"), [], { cwd: root, stdio: "ignore" });
+const { build } = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
+for (const runtime of ["node", "bun"]) {
+  await build({
+    entryPoints: [script],
+    outfile: join(out, `serve_server-${runtime}.mjs`),
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "es2022",
+    external: ["@hono/node-server", "hono", "srvx", "srvx/node", "koffi", "bun:ffi"],
+    logLevel: "warning",
+    plugins: [{
+      name: "npm-build",
+      setup(b) {
+        b.onResolve({ filter: /\/mod\.ts$/ }, () => ({ path: join(root, "dist", `${runtime}.js`), external: true }));
+      },
+    }],
+  });
+}
 const argv = {
   deno: [join(root, "node_modules", ".bin", "deno"), "run", "-A", "--no-check", script],
-  bun: [join(root, "node_modules", ".bin", "bun"), script],
-  node: [process.execPath, "--import", "tsx", script],
+  bun: [join(root, "node_modules", ".bin", "bun"), join(out, "serve_server-bun.mjs")],
+  node: [process.execPath, join(out, "serve_server-node.mjs")],
 };
 
 for (const tool of ["wrk", "systemd-socket-activate"]) {
