@@ -54,8 +54,16 @@ const launchers = {
   bun: [bin("bun"), join(root, "cli.ts")],
 };
 const apps = {
-  node: [NODE, APP],
-  deno: [bin("deno"), "run", "-A", "--no-check", APP],
+  "node:http on fd 3 (Node)": [NODE, APP],
+  "node:http on fd 3 (Deno)": [bin("deno"), "run", "-A", "--no-check", APP],
+  "serve(): Deno.serve, adopted": [
+    bin("deno"),
+    "run",
+    "-A",
+    "--no-check",
+    join(root, "bench", "apps", "serve_deno.ts"),
+  ],
+  "serve(): Bun.serve, adopted": [bin("bun"), join(root, "bench", "apps", "serve_bun.mjs")],
 };
 
 async function freePort() {
@@ -145,9 +153,7 @@ async function coldStart() {
     const delta = (xs) =>
       `${ms(xs)} (${(median(xs) - median(times.ssa) >= 0 ? "+" : "")}${(median(xs) - median(times.ssa)).toFixed(1)})`;
     console.log(
-      `| ${appName}:http on fd 3 | ${ms(times.ssa)} | ${delta(times.node)} | ${delta(times.deno)} | ${
-        delta(times.bun)
-      } |`,
+      `| ${appName} | ${ms(times.ssa)} | ${delta(times.node)} | ${delta(times.deno)} | ${delta(times.bun)} |`,
     );
   }
   console.log("");
@@ -211,7 +217,7 @@ async function throughput() {
     const h = median(rps.handover);
     const p = median(rps.proxyd);
     console.log(
-      `| ${appName}:http | ${d.toFixed(0)} | ${h.toFixed(0)} | ${(h / d).toFixed(2)}× | ${p.toFixed(0)} | ${
+      `| ${appName} | ${d.toFixed(0)} | ${h.toFixed(0)} | ${(h / d).toFixed(2)}× | ${p.toFixed(0)} | ${
         (p / d).toFixed(2)
       }× |`,
     );
