@@ -6,7 +6,7 @@
 //   3. the launcher's own RSS and CPU while idle.
 // Medians of interleaved rounds. Node runs with a clean environment
 // (NODE_EXTRA_CA_CERTS alone adds ~38 ms to every Node start).
-// Usage: node bench/cli.bench.mjs [--quick]
+// Usage: node bench/cli.bench.mjs [--quick]   (BENCH_ONLY=cold,throughput,idle; BENCH_ROUNDS=N for throughput)
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import net from "node:net";
@@ -173,7 +173,7 @@ async function throughput() {
     console.log("### 2. Throughput: skipped (install wrk: apt-get install wrk)\n");
     return;
   }
-  const rounds = quick ? 2 : 3;
+  const rounds = Number(process.env.BENCH_ROUNDS ?? (quick ? 2 : 3));
   console.log("### 2. Requests/s through the socket handover passed (wrk -t1 -c32, median)\n");
   console.log("| app | started directly | handed over by handover | ratio | behind systemd-socket-proxyd | ratio |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
@@ -268,6 +268,8 @@ console.log(
     readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
   }\n`,
 );
-await coldStart();
-await throughput();
-await idle();
+// BENCH_ONLY=cold,throughput,idle runs some of the three.
+const parts = process.env.BENCH_ONLY?.split(",") ?? ["cold", "throughput", "idle"];
+if (parts.includes("cold")) await coldStart();
+if (parts.includes("throughput")) await throughput();
+if (parts.includes("idle")) await idle();
