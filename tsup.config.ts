@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { defineConfig, type Options } from "tsup";
 
 // The builds of the npm package, all from the same sources:
@@ -11,6 +12,12 @@ import { defineConfig, type Options } from "tsup";
 //   specifier and any other ESM consumer);
 // - dist/mod.cjs: CommonJS (src/api.ts: no top-level await; callers await init());
 // - dist/cli.js: the launcher, on its own chunks.
+// Start from an empty dist/: the chunk names change from build to build, and
+// npm packs the whole folder, so chunks left from an earlier build would ship.
+// (Not tsup's `clean`: the builds below run side by side, and each would empty
+// the folder under the others.)
+rmSync("dist", { recursive: true, force: true });
+
 const common = {
   target: "es2022",
   platform: "node",

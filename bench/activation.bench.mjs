@@ -8,8 +8,10 @@
 // (performance.now() when collect() returned, or at the empty script's first
 // line). Each runtime runs the library as its users get it (Deno: the
 // TypeScript modules, as from JSR; Bun and Node: the npm package's dist/), plus
-// one bundled module per runtime for comparison; Node runs in a clean environment
-// (no NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
+// one bundled module per runtime for comparison, plus each runtime's FFI alone
+// (bench/fixtures/ffi_floor.mjs: open libc, bind fcntl, one call; no handover),
+// the floor under any library that must set FD_CLOEXEC. Node runs in a clean
+// environment (no NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
 // Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -73,6 +75,7 @@ for (const build of ["node", "bun"]) {
   writeFileSync(join(out, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
 }
 
+const floor = join(fixtures, "ffi_floor.mjs");
 const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
 const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
 const rows = [
@@ -83,12 +86,24 @@ const rows = [
     argv: (n) => deno(join(out, `${n}-deno.mjs`)),
     goal: undefined,
   },
+  {
+    runtime: "deno",
+    form: "FFI alone, no handover (floor)",
+    argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : floor),
+    goal: undefined,
+  },
   { runtime: "bun", form: "TypeScript modules", argv: (n) => [bin("bun"), join(fixtures, `${n}.ts`)], goal: undefined },
   { runtime: "bun", form: "npm package (dist/)", argv: (n) => [bin("bun"), join(out, `${n}-dist-bun.mjs`)], goal: 3 },
   {
     runtime: "bun",
     form: "collect() alone, tree-shaken into one module",
     argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)],
+    goal: undefined,
+  },
+  {
+    runtime: "bun",
+    form: "FFI alone, no handover (floor)",
+    argv: (n) => [bin("bun"), n === "empty" ? join(out, "empty-dist-bun.mjs") : floor],
     goal: undefined,
   },
   {
@@ -104,6 +119,12 @@ const rows = [
     goal: undefined,
   },
 ];
+rows.push({
+  runtime: `node ${nodeVersion}`,
+  form: "FFI alone, no handover (floor)",
+  argv: (n) => [systemNode, n === "empty" ? join(out, "empty-dist-node.mjs") : floor],
+  goal: undefined,
+});
 if (existsSync(node24)) {
   rows.push(
     {

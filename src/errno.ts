@@ -193,10 +193,8 @@ function invert(table: Readonly<Record<string, number>>): ReadonlyMap<number, st
   return new Map(Object.entries(table).map(([name, value]) => [value, name]));
 }
 
-const NAMES: Readonly<Record<OperatingSystem, ReadonlyMap<number, string>>> = {
-  linux: invert(LINUX_ERRNO),
-  darwin: invert(DARWIN_ERRNO),
-};
+// Built at the first failure, not at start-up: most processes never need them.
+const names: Partial<Record<OperatingSystem, ReadonlyMap<number, string>>> = {};
 
 const NUMBERS: Readonly<Record<OperatingSystem, Readonly<Record<string, number>>>> = {
   linux: LINUX_ERRNO,
@@ -217,7 +215,8 @@ const NUMBERS: Readonly<Record<OperatingSystem, Readonly<Record<string, number>>
  * ```
  */
 export function errnoName(os: OperatingSystem, errno: number): string {
-  return NAMES[os].get(errno) ?? `E${errno}`;
+  names[os] ??= invert(NUMBERS[os]);
+  return names[os].get(errno) ?? `E${errno}`;
 }
 
 /**
