@@ -6,6 +6,7 @@
 
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import type { Backend, ProcessEnvironment } from "../src/backend.ts";
+import { bunOpen } from "./bun_startup.ts";
 import { libcCandidates, openFirst } from "../src/library.ts";
 import { cString } from "../src/structs.ts";
 import { type Platform, platformOf } from "../src/platform.ts";
@@ -15,34 +16,15 @@ import {
   lazyFunctions,
   LIBC_SYMBOLS,
   type LibcSymbols,
-  type NativeType,
   resolveSymbols,
   type SymbolTable,
 } from "../src/symbols.ts";
-
-const BUN_TYPES: Readonly<Record<NativeType, FFIType>> = {
-  i32: FFIType.i32,
-  u32: FFIType.u32,
-  usize: FFIType.u64_fast,
-  isize: FFIType.i64_fast,
-  // Typed arrays (and null) pass as pointers to their bytes.
-  buffer: FFIType.ptr,
-  // Raw addresses travel as bigints.
-  pointer: FFIType.u64,
-  void: FFIType.void,
-};
 
 // Each function is bound at its first use: a process pays only for what it calls.
 function bind<T extends SymbolTable>(platform: Platform, path: string, table: T): ForeignFunctions<T> {
   return lazyFunctions<T>(
     resolveSymbols(table, platform),
-    (s) => {
-      const library = dlopen(path, {
-        [s.symbol]: { args: s.parameters.map((t) => BUN_TYPES[t]), returns: BUN_TYPES[s.result] },
-      });
-      // bun:ffi names functions by their exported symbol; the core calls them by table key.
-      return library.symbols[s.symbol] as (...args: unknown[]) => unknown;
-    },
+    (s) => bunOpen(path, [s])[s.name]!,
     { runtime: "bun", path },
   );
 }
@@ -68,6 +50,7 @@ export function createBackend(): Backend {
 
   const env: ProcessEnvironment = {
     get: (name) => process.env[name],
+    peek: (name) => process.env[name],
     delete: (name) => {
       delete process.env[name];
       // Bun's process.env is its own copy: the C environment (exec(3), Bun.spawn) needs unsetenv(3) too.

@@ -8,7 +8,7 @@
 
 import type { AdoptedSocket, ServerKind } from "./adopt.ts";
 import type { FdDescription } from "./inspect.ts";
-import type { Platform } from "./platform.ts";
+import type { OperatingSystem, Platform } from "./platform.ts";
 import type { SocketAddress } from "./structs.ts";
 import type { ForeignFunctions, LibcSymbols, SymbolTable } from "./symbols.ts";
 
@@ -20,10 +20,43 @@ export interface ProcessEnvironment {
   /** The value of a variable, or undefined. */
   get(name: string): string | undefined;
   /**
+   * The value of a variable when it can be read without asking (in Deno:
+   * only with `--allow-env` for it already granted), else undefined. Never
+   * throws and never prompts.
+   */
+  peek(name: string): string | undefined;
+  /**
    * Removes a variable from the runtime's view and from the C environment,
    * so that children spawned afterwards by any API do not inherit it.
    */
   delete(name: string): void;
+}
+
+/**
+ * The few C calls socket activation makes at start-up (`src/collect.ts`):
+ * what the start-up path (`handover/activation`) loads instead of a whole
+ * backend. `runtimes/*_startup.ts` implement it with the C library opened for
+ * `fcntl` alone; a full {@link Backend} provides it too (`src/system.ts`).
+ */
+export interface StartupCalls {
+  /** Which runtime this is. */
+  readonly runtime: RuntimeName;
+  /** The operating system. */
+  readonly os: OperatingSystem;
+  /** This process's id, from the runtime (no C call). */
+  readonly pid: number;
+  /** The process environment. */
+  readonly env: ProcessEnvironment;
+  /** `fcntl(2)` with an `int` argument. */
+  fcntl(fd: number, command: number, argument: number): number;
+  /** The calling thread's errno, read right after a failed call. */
+  errno(): number;
+}
+
+/** What a start-up module (`runtimes/*_startup.ts`) exports. */
+export interface StartupModule {
+  /** Opens the C library for the start-up calls (called once). */
+  createStartupCalls(): StartupCalls;
 }
 
 /** One runtime's FFI, reduced to what the core needs. */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { LAUNCHD_LIBRARY_VARIABLE } from "./collect.ts";
 import { errnoName } from "./errno.ts";
 import { HandoverError } from "./errors.ts";
 import { setCloseOnExec } from "./fd.ts";
@@ -14,13 +15,7 @@ import { LAUNCHD_SYMBOLS, type LaunchdSymbols } from "./symbols.ts";
 import type { ForeignFunctions } from "./symbols.ts";
 import { system } from "./system.ts";
 
-/**
- * The environment variable that names another library to call
- * `launch_activate_socket` in (and `free` from), on any operating system.
- * For tests: handover's own suite sets it to a stand-in built from a few
- * lines of C.
- */
-export const LAUNCHD_LIBRARY_VARIABLE = "HANDOVER_LAUNCHD_LIBRARY";
+export { LAUNCHD_LIBRARY_VARIABLE };
 
 /** Where macOS keeps launch_activate_socket(3). */
 export const LIBSYSTEM_PATH = "/usr/lib/libSystem.B.dylib";

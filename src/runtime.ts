@@ -1,41 +1,17 @@
 /**
- * Runtime detection: the one module that loads a backend from `runtimes/`.
- * Deno first (it also defines `process`), then Bun, then Node; each backend
- * is loaded with a dynamic `import()`, so Node never resolves `bun:ffi` and
- * Deno and Bun never load koffi.
+ * The module that loads a backend from `runtimes/` (with `src/startup_loader.ts`,
+ * which loads only the start-up calls). Each backend is loaded with a dynamic
+ * `import()` for the runtime `detectRuntime()` names, so Node never resolves
+ * `bun:ffi` and Deno and Bun never load koffi.
  *
  * @module
  */
 
 import type { Backend, BackendModule, RuntimeName, ServeAdapterModule, StreamAdapterModule } from "./backend.ts";
-import { HandoverError } from "./errors.ts";
+import { detectRuntime } from "./startup_loader.ts";
 import { installBackend } from "./system.ts";
 
-interface RuntimeGlobals {
-  Deno?: { version?: { deno?: string } };
-  Bun?: unknown;
-  process?: { versions?: { node?: string; bun?: string } };
-}
-
-/**
- * Which runtime this is.
- *
- * @returns `deno`, `bun` or `node`.
- * @throws {HandoverError} `ENOTSUP` in any other JavaScript environment.
- *
- * @example
- * ```ts
- * import { detectRuntime } from "./runtime.ts";
- * detectRuntime(); // "deno" under deno test
- * ```
- */
-export function detectRuntime(): RuntimeName {
-  const g = globalThis as RuntimeGlobals;
-  if (typeof g.Deno?.version?.deno === "string") return "deno";
-  if (g.Bun !== undefined || typeof g.process?.versions?.bun === "string") return "bun";
-  if (typeof g.process?.versions?.node === "string") return "node";
-  throw new HandoverError("ENOTSUP", "handover runs in Deno, Bun or Node, and this is none of them");
-}
+export { detectRuntime };
 
 function importBackend(runtime: RuntimeName): Promise<BackendModule> {
   switch (runtime) {

@@ -1,41 +1,26 @@
 /**
  * The one table of C functions handover calls, written once in neutral types
- * and mapped by each backend (`runtimes/*.ts`) into its FFI dialect.
+ * (`src/ffi.ts`) and mapped by each backend (`runtimes/*.ts`) into its FFI
+ * dialect. `fcntl` and `unsetenv` come from the start-up table
+ * (`src/startup_symbols.ts`), which socket activation binds on its own.
  *
  * @module
  */
 
-import { HandoverError } from "./errors.ts";
-import type { Architecture, OperatingSystem, Platform } from "./platform.ts";
+import type { SymbolTable } from "./ffi.ts";
+import { STARTUP_SYMBOLS, type StartupSymbols } from "./startup_symbols.ts";
 
-/**
- * The C types of the table, one per family the FFI dialects tell apart:
- * - `i32`, `u32`: `int`, `unsigned`, `socklen_t`, `pid_t`;
- * - `usize`, `isize`: `size_t`, `ssize_t`, `long`, passed and returned as JS numbers;
- * - `buffer`: a pointer to memory the caller owns, passed as a `Uint8Array` (or null);
- * - `pointer`: a raw address, passed and returned as a bigint (0n is NULL);
- * - `void`: no result.
- */
-export type NativeType = "i32" | "u32" | "usize" | "isize" | "buffer" | "pointer" | "void";
-
-/** One C function of a table. */
-export interface SymbolDefinition {
-  readonly parameters: readonly NativeType[];
-  readonly result: NativeType;
-  /** The function exists only on this operating system. */
-  readonly os?: OperatingSystem;
-  /** The exported name where it differs from the key, per `os-arch`. */
-  readonly symbol?: Readonly<Partial<Record<`${OperatingSystem}-${Architecture}`, string>>>;
-  /**
-   * Index of the first variadic parameter (fcntl). Apple's arm64 ABI passes
-   * variadic arguments on the stack, so there the backend pads the call with
-   * unused register arguments until the variadic ones land on the stack.
-   */
-  readonly variadic?: number;
-}
-
-/** A table of C functions by name. */
-export type SymbolTable = Readonly<Record<string, SymbolDefinition>>;
+export {
+  adaptFunctions,
+  bindAll,
+  type ForeignFunctions,
+  lazyFunctions,
+  type NativeType,
+  type ResolvedSymbol,
+  resolveSymbols,
+  type SymbolDefinition,
+  type SymbolTable,
+} from "./ffi.ts";
 
 /**
  * The libc functions the core needs. Each parameter carries its C type.
@@ -168,15 +153,7 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32",
   },
-  fcntl: {
-    parameters: [
-      "i32", // int fd
-      "i32", // int cmd
-      "i32", // ... int arg
-    ],
-    result: "i32",
-    variadic: 2,
-  },
+  fcntl: STARTUP_SYMBOLS.fcntl as StartupSymbols["fcntl"],
   dup3: {
     parameters: [
       "i32", // int oldfd
@@ -314,12 +291,7 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32",
   },
-  unsetenv: {
-    parameters: [
-      "buffer", // const char *name
-    ],
-    result: "i32",
-  },
+  unsetenv: STARTUP_SYMBOLS.unsetenv as StartupSymbols["unsetenv"],
   memcpy: {
     parameters: [
       "buffer", // void *dest
@@ -369,191 +341,3 @@ export type LaunchdSymbols = typeof LAUNCHD_SYMBOLS;
 
 /** The libc table's type. */
 export type LibcSymbols = typeof LIBC_SYMBOLS;
-
-type ParameterValue<T> = T extends "buffer" ? Uint8Array | null
-  : T extends "pointer" ? bigint
-  : number;
-
-type ResultValue<T> = T extends "void" ? void : T extends "pointer" ? bigint : number;
-
-type ParameterValues<P extends readonly NativeType[]> = { -readonly [I in keyof P]: ParameterValue<P[I]> };
-
-/** The callable JS functions of a table, as every backend returns them. */
-export type ForeignFunctions<T extends SymbolTable> = {
-  readonly [K in keyof T]: (...args: ParameterValues<T[K]["parameters"]>) => ResultValue<T[K]["result"]>;
-};
-
-/** A function of a table resolved for one platform: what a backend binds. */
-export interface ResolvedSymbol {
-  /** The key in the table (what the core calls). */
-  readonly name: string;
-  /** The exported name in the library. */
-  readonly symbol: string;
-  /** The parameters to declare, padding included. */
-  readonly parameters: readonly NativeType[];
-  readonly result: NativeType;
-  /** Where padding goes: index of the first variadic argument, or -1. */
-  readonly padAt: number;
-  /** How many zero arguments to insert at `padAt`. */
-  readonly padCount: number;
-}
-
-/**
- * The functions of a table that exist on a platform, with their exported
- * names and the stack padding Apple's arm64 ABI needs for variadic calls.
- *
- * @param table The neutral table.
- * @param platform The platform to bind for.
- * @returns What a backend declares to its FFI.
- *
- * @example
- * ```ts
- * import { LIBC_SYMBOLS, resolveSymbols } from "./symbols.ts";
- * const linux = resolveSymbols(LIBC_SYMBOLS, { os: "linux", arch: "x86_64" });
- * linux.some((s) => s.name === "accept4"); // true
- * ```
- */
-export function resolveSymbols(table: SymbolTable, platform: Platform): ResolvedSymbol[] {
-  const resolved: ResolvedSymbol[] = [];
-  for (const [name, definition] of Object.entries(table)) {
-    if (definition.os !== undefined && definition.os !== platform.os) continue;
-    const symbol = definition.symbol?.[`${platform.os}-${platform.arch}`] ?? name;
-    let parameters: readonly NativeType[] = definition.parameters;
-    let padAt = -1;
-    let padCount = 0;
-    if (definition.variadic !== undefined && platform.os === "darwin" && platform.arch === "aarch64") {
-      // x0..x7 carry register arguments; fill them so the variadic ones go to the stack.
-      padAt = definition.variadic;
-      padCount = Math.max(0, 8 - definition.variadic);
-      const padding: NativeType[] = new Array(padCount).fill("usize");
-      parameters = [
-        ...definition.parameters.slice(0, padAt),
-        ...padding,
-        // Each variadic argument takes a whole 8-byte stack slot.
-        ...definition.parameters.slice(padAt).map((): NativeType => "usize"),
-      ];
-    }
-    resolved.push({ name, symbol, parameters, result: definition.result, padAt, padCount });
-  }
-  return resolved;
-}
-
-/**
- * Wraps the raw functions a backend bound so that they follow the table's
- * JS types in every dialect: `isize` results as numbers, `pointer` results
- * as bigints, padding inserted where {@link resolveSymbols} asked for it.
- * Functions that need none of this are returned as they are (no extra call).
- *
- * @param resolved What the backend bound.
- * @param raw The functions its FFI returned, by name.
- * @returns The functions, typed by the table.
- *
- * @example
- * ```ts ignore
- * const libc = adaptFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), lib.symbols);
- * ```
- */
-export function adaptFunctions<T extends SymbolTable>(
-  resolved: readonly ResolvedSymbol[],
-  // deno-lint-ignore no-explicit-any
-  raw: Readonly<Record<string, (...args: any[]) => any>>,
-): ForeignFunctions<T> {
-  // deno-lint-ignore no-explicit-any
-  const functions: Record<string, (...args: any[]) => any> = {};
-  for (const s of resolved) {
-    const call = raw[s.name];
-    if (typeof call !== "function") throw new TypeError(`The backend did not bind ${s.symbol}`);
-    let fn = call;
-    if (s.padCount > 0) {
-      const { padAt, padCount } = s;
-      const inner = fn;
-      fn = (...args: unknown[]) =>
-        inner(
-          ...args.slice(0, padAt),
-          ...new Array(padCount).fill(0),
-          ...args.slice(padAt).map((a) => BigInt(a as number)),
-        );
-    }
-    if (s.result === "isize") {
-      const inner = fn;
-      fn = (...args: unknown[]) => Number(inner(...args));
-    } else if (s.result === "pointer") {
-      const inner = fn;
-      fn = (...args: unknown[]) => BigInt(inner(...args) ?? 0);
-    }
-    functions[s.name] = fn;
-  }
-  return functions as unknown as ForeignFunctions<T>;
-}
-
-/**
- * The functions of a table, each bound through `bindOne` the first time it
- * is used and adapted like {@link adaptFunctions}. A process that calls five
- * functions pays for five bindings, not for the whole table: in Deno each
- * binding compiles a trampoline (about 0.1 ms), which made loading the
- * backend the largest part of `collect()`'s start-up time.
- *
- * @param resolved The functions to offer (from {@link resolveSymbols}).
- * @param bindOne Binds one function through the runtime's FFI; may throw.
- * @param where The runtime and library, for the error when binding fails.
- * @returns The functions, typed by the table.
- * @throws {HandoverError} `ELIBACC` when a function is first used and cannot be bound.
- *
- * @example Bind libc lazily
- * ```ts ignore
- * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), bindWithFfi, { runtime, path });
- * ```
- */
-export function lazyFunctions<T extends SymbolTable>(
-  resolved: readonly ResolvedSymbol[],
-  // deno-lint-ignore no-explicit-any
-  bindOne: (symbol: ResolvedSymbol) => (...args: any[]) => any,
-  where: { readonly runtime: string; readonly path: string },
-): ForeignFunctions<T> {
-  const functions: Record<string, unknown> = {};
-  for (const s of resolved) {
-    Object.defineProperty(functions, s.name, {
-      configurable: true,
-      enumerable: true,
-      get() {
-        let bound;
-        try {
-          bound = adaptFunctions([s], { [s.name]: bindOne(s) })[s.name];
-        } catch (cause) {
-          throw new HandoverError(
-            "ELIBACC",
-            `handover's ${where.runtime} backend could not bind ${s.symbol} from ${where.path}: ${cause}`,
-            { cause },
-          );
-        }
-        Object.defineProperty(functions, s.name, {
-          value: bound,
-          enumerable: true,
-          writable: false,
-          configurable: false,
-        });
-        return bound;
-      },
-    });
-  }
-  return functions as ForeignFunctions<T>;
-}
-
-/**
- * Binds every function of a lazily bound table now, so that a library that
- * lacks one of them fails at once (for libraries other than libc, like
- * launchd's, which have only a few functions).
- *
- * @param functions What {@link lazyFunctions} returned.
- * @returns The same functions, all bound.
- * @throws {HandoverError} `ELIBACC` when one cannot be bound.
- *
- * @example
- * ```ts ignore
- * const launchd = bindAll(lazyFunctions<LaunchdSymbols>(resolved, bindOne, { runtime, path }));
- * ```
- */
-export function bindAll<T extends SymbolTable>(functions: ForeignFunctions<T>): ForeignFunctions<T> {
-  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
-  return functions;
-}

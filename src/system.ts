@@ -9,6 +9,7 @@ import type { Backend } from "./backend.ts";
 import { constantsFor, type SystemConstants } from "./constants.ts";
 import { errnoError, HandoverError } from "./errors.ts";
 import { layoutsFor, type StructLayouts } from "./layout.ts";
+import { installStartupCalls } from "./startup.ts";
 import type { ForeignFunctions, LibcSymbols } from "./symbols.ts";
 
 /** Everything a core module needs to make C calls on this platform. */
@@ -43,6 +44,18 @@ export function installBackend(backend: Backend | undefined, failure?: unknown):
   installed = backend;
   loadFailure = backend === undefined ? failure : undefined;
   cached = undefined;
+  // The backend also makes socket activation's start-up calls, when the start-up path did not load them first.
+  installStartupCalls(
+    backend && {
+      runtime: backend.runtime,
+      os: backend.platform.os,
+      pid: backend.pid,
+      env: backend.env,
+      fcntl: (fd, command, argument) => backend.libc.fcntl(fd, command, argument),
+      errno: backend.errno,
+    },
+    failure,
+  );
 }
 
 /**

@@ -60,6 +60,20 @@ interface Report {
   childEnvironment?: Record<string, string>;
   bunChildEnvironment?: { default: Record<string, string>; processEnv: Record<string, string> };
   denoChildEnvironment?: Record<string, string>;
+  /** With the start-up entry: whether the whole backend was loaded when the collects returned. */
+  backendLoaded?: Attempt<string>;
+}
+
+/** The two ways in: the main entry (mod.ts) and the start-up entry (activation.ts), which must agree. */
+const ENTRIES = [
+  { entry: "main", title: "" },
+  { entry: "activation", title: " (start-up entry: activation.ts)" },
+] as const;
+
+/** With the start-up entry and no LISTEN_PIDFDID, collect() ran on the start-up calls alone. */
+function assertStartupCallsAlone(found: Report, entry: string): void {
+  if (entry !== "activation") return;
+  assert.equal(found.backendLoaded?.code, "ERR_HANDOVER_NOT_READY", JSON.stringify(found.backendLoaded));
 }
 
 function rejects(code: string, pattern?: RegExp): (error: unknown) => boolean {
@@ -259,93 +273,96 @@ async function withPorts<T>(count: number, body: (ports: number[]) => Promise<T>
   }
 }
 
-it(
-  "systemd-socket-activate: two named TCP sockets and a unix socket are collected by name, listed, served and unset",
-  guarded(async () => {
-    const scratch = mkdtempSync(join(tmpdir(), "handover-activate-"));
-    try {
-      await withPorts(2, async ([web, admin]) => {
-        const path = join(scratch, "local.sock");
-        const activator = activate(
-          ["-l", `127.0.0.1:${web}`, "-l", `127.0.0.1:${admin}`, "-l", path, "--fdname=web:admin:local"],
-          { collect: ["web", "admin", "local"], serve: "web", children: true },
-        );
-        try {
-          const answer = await exchange(web!, activator);
-          const found = await waitFor("the report", () => report(activator), activator);
-          assert.equal(answer, `web ${found.pid}\n`);
-          assert.equal(found.runtime, RUNTIME);
-          assert.equal(found.activatedBefore, true);
-          assert.deepEqual(found.environmentBefore, {
-            LISTEN_PID: String(found.pid),
-            LISTEN_FDS: "3",
-            LISTEN_FDNAMES: "web:admin:local",
-          });
-          assert.deepEqual(found.listenFds.value, [
-            {
-              fd: 3,
-              name: "web",
-              type: "stream",
-              family: "inet",
-              listening: true,
-              address: { family: "inet", address: "127.0.0.1", port: web },
-              closeOnExec: true,
-              inode: found.listenFds.value![0]!.inode,
-            },
-            {
-              fd: 4,
-              name: "admin",
-              type: "stream",
-              family: "inet",
-              listening: true,
-              address: { family: "inet", address: "127.0.0.1", port: admin },
-              closeOnExec: true,
-              inode: found.listenFds.value![1]!.inode,
-            },
-            {
-              fd: 5,
-              name: "local",
-              type: "stream",
-              family: "unix",
-              listening: true,
-              address: { family: "unix", path },
-              closeOnExec: true,
-              inode: found.listenFds.value![2]!.inode,
-            },
-          ]);
-          assert.deepEqual(found.collected, {
-            web: { ok: true, value: [3] },
-            admin: { ok: true, value: [4] },
-            local: { ok: true, value: [5] },
-          });
-          for (const name of ["web", "admin", "local"]) {
-            assert.equal(found.again[name]!.code, "EALREADY");
-            assert.match(found.again[name]!.message!, new RegExp(`"${name}" were already collected`));
+for (const { entry, title } of ENTRIES) {
+  it(
+    `systemd-socket-activate: two named TCP sockets and a unix socket are collected by name, listed, served and unset${title}`,
+    guarded(async () => {
+      const scratch = mkdtempSync(join(tmpdir(), "handover-activate-"));
+      try {
+        await withPorts(2, async ([web, admin]) => {
+          const path = join(scratch, "local.sock");
+          const activator = activate(
+            ["-l", `127.0.0.1:${web}`, "-l", `127.0.0.1:${admin}`, "-l", path, "--fdname=web:admin:local"],
+            { entry, collect: ["web", "admin", "local"], serve: "web", children: true },
+          );
+          try {
+            const answer = await exchange(web!, activator);
+            const found = await waitFor("the report", () => report(activator), activator);
+            assert.equal(answer, `web ${found.pid}\n`);
+            assert.equal(found.runtime, RUNTIME);
+            assertStartupCallsAlone(found, entry);
+            assert.equal(found.activatedBefore, true);
+            assert.deepEqual(found.environmentBefore, {
+              LISTEN_PID: String(found.pid),
+              LISTEN_FDS: "3",
+              LISTEN_FDNAMES: "web:admin:local",
+            });
+            assert.deepEqual(found.listenFds.value, [
+              {
+                fd: 3,
+                name: "web",
+                type: "stream",
+                family: "inet",
+                listening: true,
+                address: { family: "inet", address: "127.0.0.1", port: web },
+                closeOnExec: true,
+                inode: found.listenFds.value![0]!.inode,
+              },
+              {
+                fd: 4,
+                name: "admin",
+                type: "stream",
+                family: "inet",
+                listening: true,
+                address: { family: "inet", address: "127.0.0.1", port: admin },
+                closeOnExec: true,
+                inode: found.listenFds.value![1]!.inode,
+              },
+              {
+                fd: 5,
+                name: "local",
+                type: "stream",
+                family: "unix",
+                listening: true,
+                address: { family: "unix", path },
+                closeOnExec: true,
+                inode: found.listenFds.value![2]!.inode,
+              },
+            ]);
+            assert.deepEqual(found.collected, {
+              web: { ok: true, value: [3] },
+              admin: { ok: true, value: [4] },
+              local: { ok: true, value: [5] },
+            });
+            for (const name of ["web", "admin", "local"]) {
+              assert.equal(found.again[name]!.code, "EALREADY");
+              assert.match(found.again[name]!.message!, new RegExp(`"${name}" were already collected`));
+            }
+            assert.equal(found.unknownName.code, "ENOENT");
+            assert.match(found.unknownName.message!, /"no-such-name".*"web", "admin", "local"/);
+            // Unset in the runtime's view, in the C environment and in what every kind of child inherits.
+            assert.deepEqual(found.environmentAfter, {});
+            assert.deepEqual(found.cEnvironmentAfter, []);
+            assert.deepEqual(found.childEnvironment, {});
+            if (RUNTIME === "deno") assert.deepEqual(found.denoChildEnvironment, {});
+            if (RUNTIME === "bun") {
+              assert.deepEqual(found.bunChildEnvironment!.processEnv, {});
+              // Bun.spawn() without `env` passes Bun's startup snapshot, whatever process.env
+              // and the C environment say (oven-sh/bun#34972). If this fails, Bun fixed it:
+              // update the README's note and this line.
+              assert.deepEqual(found.bunChildEnvironment!.default, found.environmentBefore);
+            }
+            assert.equal(await activator.exited, 0, activator.errors());
+          } finally {
+            await activator.stop();
           }
-          assert.equal(found.unknownName.code, "ENOENT");
-          assert.match(found.unknownName.message!, /"no-such-name".*"web", "admin", "local"/);
-          // Unset in the runtime's view, in the C environment and in what every kind of child inherits.
-          assert.deepEqual(found.environmentAfter, {});
-          assert.deepEqual(found.cEnvironmentAfter, []);
-          assert.deepEqual(found.childEnvironment, {});
-          if (RUNTIME === "deno") assert.deepEqual(found.denoChildEnvironment, {});
-          if (RUNTIME === "bun") {
-            assert.deepEqual(found.bunChildEnvironment!.processEnv, {});
-            // Bun.spawn() without `env` passes Bun's startup snapshot, whatever process.env
-            // and the C environment say (oven-sh/bun#34972). If this fails, Bun fixed it:
-            // update the README's note and this line.
-            assert.deepEqual(found.bunChildEnvironment!.default, found.environmentBefore);
-          }
-          assert.equal(await activator.exited, 0, activator.errors());
-        } finally {
-          await activator.stop();
-        }
-      });
-    } finally {
-      rmSync(scratch, { recursive: true, force: true });
-    }
-  }),
-);
+        });
+      } finally {
+        rmSync(scratch, { recursive: true, force: true });
+      }
+    }),
+  );
+}
 
 it(
   "systemd-socket-activate --datagram: the UDP socket arrives with its name, not listening, with the datagram queued",
@@ -494,78 +511,89 @@ const REFERENCE_CASES: ReferenceCase[] = [
   { label: "another process, garbage count", sockets: ["tcp"], env: { LISTEN_PID: "1", LISTEN_FDS: "abc" } },
 ];
 
-it(
-  `listenFds() agrees with libsystemd's sd_listen_fds_with_names() on ${REFERENCE_CASES.length} environments`,
-  guarded(async () => {
-    const cases = REFERENCE_CASES.map((c) => ({ ...c, instructions: { collect: ["web"] } }));
-    const results = await reference(cases);
-    assert.equal(results.length, cases.length);
-    const problems: string[] = [];
-    for (const { label, libsystemd, runtime, exit } of results) {
-      const where = `${label}: libsystemd ${JSON.stringify(libsystemd)}, handover ${JSON.stringify(runtime)}`;
-      if (exit !== 0 || runtime.listenFds === undefined) {
-        problems.push(`${where}: the runtime exited ${exit}`);
-        continue;
-      }
-      const listed = runtime.listenFds;
-      const collected = runtime.collected.web!;
-      if (runtime.fdsLeft.length > 0) problems.push(`${where}: fds left open: ${runtime.fdsLeft}`);
-      // Whatever the outcome, the variables are gone afterwards, as with sd_listen_fds(1).
-      if (Object.keys(runtime.environmentAfter).length > 0 || runtime.cEnvironmentAfter.length > 0) {
-        problems.push(`${where}: environment not unset`);
-      }
-      if (libsystemd.r < 0) {
-        const code = -libsystemd.r === EBADF ? "EBADF" : "EINVAL";
-        if (listed.ok || listed.code !== code) problems.push(`${where}: expected ${code}`);
-        else if (!/LISTEN_(PID|FDS|FDNAMES)\b/.test(listed.message!)) {
-          problems.push(`${where}: message names no variable`);
+for (const { entry, title } of ENTRIES) {
+  it(
+    `listenFds() and collect() agree with libsystemd's sd_listen_fds_with_names() on ${REFERENCE_CASES.length} environments${title}`,
+    guarded(async () => {
+      const cases = REFERENCE_CASES.map((c) => ({ ...c, instructions: { entry, collect: ["web"] } }));
+      const results = await reference(cases);
+      assert.equal(results.length, cases.length);
+      const problems: string[] = [];
+      for (const { label, libsystemd, runtime, exit } of results) {
+        const where = `${label}: libsystemd ${JSON.stringify(libsystemd)}, handover ${JSON.stringify(runtime)}`;
+        if (exit !== 0 || runtime.listenFds === undefined) {
+          problems.push(`${where}: the runtime exited ${exit}`);
+          continue;
         }
-        if (collected.code !== code) problems.push(`${where}: collect() should throw ${code} too`);
-        if (runtime.activatedBefore !== true) problems.push(`${where}: isActivated() should be true`);
-      } else if (libsystemd.r === 0) {
-        if (!listed.ok || listed.value!.length !== 0) problems.push(`${where}: expected no fds`);
-        if (collected.code !== "ESRCH") problems.push(`${where}: collect() should throw ESRCH`);
-        if (runtime.activatedBefore !== false) problems.push(`${where}: isActivated() should be false`);
-      } else {
-        const fds = listed.value?.map((d) => d.fd);
-        const names = listed.value?.map((d) => d.name);
-        const expectedFds = Array.from({ length: libsystemd.r }, (_, i) => 3 + i);
-        if (!listed.ok) problems.push(`${where}: expected fds`);
-        else if (JSON.stringify(fds) !== JSON.stringify(expectedFds)) problems.push(`${where}: fds differ`);
-        else if (JSON.stringify(names) !== JSON.stringify(libsystemd.names)) problems.push(`${where}: names differ`);
-        else if (!listed.value!.every((d) => d.closeOnExec)) problems.push(`${where}: an fd is not close-on-exec`);
-        const webFds = expectedFds.filter((_, i) => libsystemd.names![i] === "web");
-        const expected = webFds.length > 0 ? JSON.stringify({ ok: true, value: webFds }) : "ENOENT";
-        const got = collected.ok ? JSON.stringify(collected) : collected.code;
-        if (got !== expected) problems.push(`${where}: collect("web") gave ${got}, expected ${expected}`);
+        const listed = runtime.listenFds;
+        const collected = runtime.collected.web!;
+        if (runtime.fdsLeft.length > 0) problems.push(`${where}: fds left open: ${runtime.fdsLeft}`);
+        if (entry === "activation" && runtime.backendLoaded?.code !== "ERR_HANDOVER_NOT_READY") {
+          problems.push(`${where}: the start-up entry loaded the whole backend`);
+        }
+        // Whatever the outcome, the variables are gone afterwards, as with sd_listen_fds(1).
+        if (Object.keys(runtime.environmentAfter).length > 0 || runtime.cEnvironmentAfter.length > 0) {
+          problems.push(`${where}: environment not unset`);
+        }
+        if (libsystemd.r < 0) {
+          const code = -libsystemd.r === EBADF ? "EBADF" : "EINVAL";
+          if (listed.ok || listed.code !== code) problems.push(`${where}: expected ${code}`);
+          else if (!/LISTEN_(PID|FDS|FDNAMES)\b/.test(listed.message!)) {
+            problems.push(`${where}: message names no variable`);
+          }
+          if (collected.code !== code) problems.push(`${where}: collect() should throw ${code} too`);
+          if (runtime.activatedBefore !== true) problems.push(`${where}: isActivated() should be true`);
+        } else if (libsystemd.r === 0) {
+          if (!listed.ok || listed.value!.length !== 0) problems.push(`${where}: expected no fds`);
+          if (collected.code !== "ESRCH") problems.push(`${where}: collect() should throw ESRCH`);
+          if (runtime.activatedBefore !== false) problems.push(`${where}: isActivated() should be false`);
+        } else {
+          const fds = listed.value?.map((d) => d.fd);
+          const names = listed.value?.map((d) => d.name);
+          const expectedFds = Array.from({ length: libsystemd.r }, (_, i) => 3 + i);
+          if (!listed.ok) problems.push(`${where}: expected fds`);
+          else if (JSON.stringify(fds) !== JSON.stringify(expectedFds)) problems.push(`${where}: fds differ`);
+          else if (JSON.stringify(names) !== JSON.stringify(libsystemd.names)) problems.push(`${where}: names differ`);
+          else if (!listed.value!.every((d) => d.closeOnExec)) problems.push(`${where}: an fd is not close-on-exec`);
+          const webFds = expectedFds.filter((_, i) => libsystemd.names![i] === "web");
+          const expected = webFds.length > 0 ? JSON.stringify({ ok: true, value: webFds }) : "ENOENT";
+          const got = collected.ok ? JSON.stringify(collected) : collected.code;
+          if (got !== expected) problems.push(`${where}: collect("web") gave ${got}, expected ${expected}`);
+        }
       }
-    }
-    assert.deepEqual(problems, []);
-  }),
-);
+      assert.deepEqual(problems, []);
+    }),
+  );
+}
 
-it(
-  "LISTEN_PIDFDID: the pidfd inode of this process is accepted, another one means the fds are not for us, garbage is EINVAL",
-  guarded(async () => {
-    const results = await reference([
-      { label: "own", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "$PIDFDID" }) },
-      { label: "other", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "1" }) },
-      { label: "garbage", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "x1" }) },
-    ].map((c) => ({ ...c, instructions: { collect: ["unknown"] } })));
-    const [own, other, garbage] = results.map((r) => r.runtime);
-    // The pidfd opened to learn our own inode is closed again.
-    assert.deepEqual(results.map((r) => r.runtime.fdsLeft), [[], [], []]);
-    assert.equal(own!.listenFds.value!.length, 1);
-    assert.deepEqual(own!.collected.unknown, { ok: true, value: [3] });
-    assert.equal(own!.environmentAfter.LISTEN_PIDFDID, undefined);
-    assert.equal(results[0]!.libsystemd.pidfdid > 0, true, "the kernel has pidfs (Linux 6.9+)");
-    assert.deepEqual(other!.listenFds.value, []);
-    assert.equal(other!.collected.unknown!.code, "ESRCH");
-    assert.match(other!.collected.unknown!.message!, /LISTEN_PIDFDID is 1, not the pidfd of this process/);
-    assert.equal(garbage!.collected.unknown!.code, "EINVAL");
-    assert.match(garbage!.collected.unknown!.message!, /^LISTEN_PIDFDID is "x1"/);
-  }),
-);
+for (const { entry, title } of ENTRIES) {
+  it(
+    `LISTEN_PIDFDID: the pidfd inode of this process is accepted, another one means the fds are not for us, garbage is EINVAL${title}`,
+    guarded(async () => {
+      const results = await reference([
+        { label: "own", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "$PIDFDID" }) },
+        { label: "other", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "1" }) },
+        { label: "garbage", sockets: ["tcp"], env: ours({ LISTEN_FDS: "1", LISTEN_PIDFDID: "x1" }) },
+      ].map((c) => ({ ...c, instructions: { entry, collect: ["unknown"] } })));
+      const [own, other, garbage] = results.map((r) => r.runtime);
+      // The pidfd opened to learn our own inode is closed again.
+      assert.deepEqual(results.map((r) => r.runtime.fdsLeft), [[], [], []]);
+      // The start-up entry loads the whole backend for the pidfd check when LISTEN_PIDFDID is set.
+      if (entry === "activation") {
+        for (const r of results) assert.deepEqual(r.runtime.backendLoaded, { ok: true, value: RUNTIME });
+      }
+      assert.equal(own!.listenFds.value!.length, 1);
+      assert.deepEqual(own!.collected.unknown, { ok: true, value: [3] });
+      assert.equal(own!.environmentAfter.LISTEN_PIDFDID, undefined);
+      assert.equal(results[0]!.libsystemd.pidfdid > 0, true, "the kernel has pidfs (Linux 6.9+)");
+      assert.deepEqual(other!.listenFds.value, []);
+      assert.equal(other!.collected.unknown!.code, "ESRCH");
+      assert.match(other!.collected.unknown!.message!, /LISTEN_PIDFDID is 1, not the pidfd of this process/);
+      assert.equal(garbage!.collected.unknown!.code, "EINVAL");
+      assert.match(garbage!.collected.unknown!.message!, /^LISTEN_PIDFDID is "x1"/);
+    }),
+  );
+}
 
 it(
   "lenient mode accepts a missing LISTEN_PID (systemfd --no-pid) and LISTEN_FDS_FIRST_FD; strict mode does not",

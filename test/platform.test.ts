@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { it } from "node:test";
-import { HandoverError } from "../mod.ts";
+import { close, fdFlags, HandoverError, socketpair } from "../mod.ts";
+import type { StartupModule } from "../src/backend.ts";
+import { DARWIN, LINUX } from "../src/constants.ts";
+import { FD_FLAG_COMMANDS } from "../src/startup_symbols.ts";
 import { errnoError } from "../src/errors.ts";
 import { errnoName, errnoNumber } from "../src/errno.ts";
 import { openFirst } from "../src/library.ts";
@@ -33,16 +36,73 @@ it("src/ never names Deno.dlopen, bun:ffi or koffi, nor Deno.* or Bun.* APIs", (
   }
 });
 
-it("only src/runtime.ts imports runtimes/, and each backend names only its own FFI", () => {
-  for (const file of [...sources("src"), "mod.ts", ...sources("runtimes")]) {
-    const imports = [...code(file).matchAll(/(?:import|export)[^"']*?["']([^"']+)["']|import\(\s*["']([^"']+)["']/g)]
-      .map((m) => m[1] ?? m[2]!);
-    const intoRuntimes = imports.filter((i) => i.includes("runtimes/"));
-    if (file !== join("src", "runtime.ts")) assert.deepEqual(intoRuntimes, [], `${file} imports ${intoRuntimes}`);
+const importsOf = (file: string): string[] =>
+  [...code(file).matchAll(/(?:import|export)[^"';]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']/g)]
+    .map((m) => m[1] ?? m[2]!);
+
+it("only src/runtime.ts and src/startup_loader.ts import runtimes/, and each backend names only its own FFI", () => {
+  const loaders = [join("src", "runtime.ts"), join("src", "startup_loader.ts")];
+  for (const file of [...sources("src"), "mod.ts", "activation.ts", ...sources("runtimes")]) {
+    const intoRuntimes = importsOf(file).filter((i) => i.includes("runtimes/"));
+    if (!loaders.includes(file)) assert.deepEqual(intoRuntimes, [], `${file} imports ${intoRuntimes}`);
   }
-  assert.doesNotMatch(code("runtimes/deno.ts"), /bun:ffi|koffi/);
-  assert.doesNotMatch(code("runtimes/bun.ts"), /Deno\.|koffi/);
-  assert.doesNotMatch(code("runtimes/node.ts"), /Deno\.|bun:ffi/);
+  for (const kind of ["", "_startup"]) {
+    assert.doesNotMatch(code(`runtimes/deno${kind}.ts`), /bun:ffi|koffi/);
+    assert.doesNotMatch(code(`runtimes/bun${kind}.ts`), /Deno\.|koffi/);
+    assert.doesNotMatch(code(`runtimes/node${kind}.ts`), /Deno\.|bun:ffi/);
+  }
+});
+
+it("the start-up entry loads only the environment rules and the start-up calls until the environment asks for more", () => {
+  // Every module activation.ts reaches through static imports (dynamic ones load only when called for).
+  const reached = new Set<string>();
+  const visit = (file: string): void => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    for (const spec of [...code(file).matchAll(/^(?:import|export)[^"';]*?from\s*["']([^"']+)["']/gm)]) {
+      const target = spec[1]!;
+      if (target.startsWith(".") && !/^(?:import|export) type /.test(spec[0])) visit(join(dirname(file), target));
+    }
+  };
+  visit("activation.ts");
+  for (const runtime of ["deno", "bun", "node"]) visit(join("runtimes", `${runtime}_startup.ts`));
+  assert.deepEqual(
+    [...reached].sort(),
+    [
+      "activation.ts",
+      ...["activation", "activation_api", "collect", "errno", "errors", "ffi", "library", "platform"]
+        .map((name) => join("src", `${name}.ts`)),
+      ...["startup", "startup_loader", "startup_symbols"].map((name) => join("src", `${name}.ts`)),
+      ...["bun_startup", "deno_startup", "node_startup"].map((name) => join("runtimes", `${name}.ts`)),
+    ].sort(),
+  );
+});
+
+it("the start-up calls of this runtime read errno right after a failed fcntl, and the fd flag numbers are the platforms'", async () => {
+  const { createStartupCalls } = await import(`../runtimes/${RUNTIME}_startup.ts`) as StartupModule;
+  const calls = createStartupCalls();
+  assert.equal(calls.runtime, RUNTIME);
+  assert.equal(calls.pid, process.pid);
+  assert.equal(calls.fcntl(987654, FD_FLAG_COMMANDS.F_GETFD, 0), -1);
+  assert.equal(calls.errno(), 9); // EBADF
+  const [a, b] = socketpair("stream");
+  try {
+    const flags = calls.fcntl(a, FD_FLAG_COMMANDS.F_GETFD, 0);
+    assert.equal(flags & FD_FLAG_COMMANDS.FD_CLOEXEC, FD_FLAG_COMMANDS.FD_CLOEXEC);
+    assert.equal(calls.fcntl(a, FD_FLAG_COMMANDS.F_SETFD, 0), 0);
+    assert.equal(fdFlags(a).closeOnExec, false);
+    assert.equal(calls.fcntl(a, FD_FLAG_COMMANDS.F_SETFD, FD_FLAG_COMMANDS.FD_CLOEXEC), 0);
+    assert.equal(fdFlags(a).closeOnExec, true);
+  } finally {
+    close(a);
+    close(b);
+  }
+  for (const constants of [LINUX, DARWIN]) {
+    assert.deepEqual(
+      { F_GETFD: constants.F_GETFD, F_SETFD: constants.F_SETFD, FD_CLOEXEC: constants.FD_CLOEXEC },
+      FD_FLAG_COMMANDS,
+    );
+  }
 });
 
 it("the backend for this runtime is the one detection chose", () => {

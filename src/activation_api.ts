@@ -1,0 +1,42 @@
+/**
+ * The exports of handover's start-up path (`handover/activation`): socket
+ * activation's `collect()` and `isActivated()` with only the environment
+ * rules and one C function (`fcntl`) loaded. The ES module entry
+ * (`activation.ts`) loads the start-up calls with top-level await; the
+ * CommonJS build starts here, and its callers `await init()` first.
+ *
+ * @module
+ */
+
+import { LAUNCHD_LIBRARY_VARIABLE } from "./collect.ts";
+import { loadStartupCalls } from "./startup_loader.ts";
+
+export { type ActivationOptions, collect, isActivated } from "./collect.ts";
+export { HandoverError, type HandoverErrorOptions } from "./errors.ts";
+
+/**
+ * Loads what `collect()` needs: the C library with `fcntl` alone; and, only
+ * where the environment asks for more (macOS and its launchd, systemd 259's
+ * `LISTEN_PIDFDID`, a launchd stand-in named by `HANDOVER_LAUNCHD_LIBRARY`),
+ * the whole backend. The ES module entry calls it when imported; CommonJS
+ * callers await it once before the first `collect()`. A failure to load (Deno
+ * without `--allow-ffi`) is kept and thrown by `collect()`.
+ *
+ * @returns When the calls are loaded (never rejects).
+ *
+ * @example CommonJS
+ * ```ts ignore
+ * const { init, collect } = require("handover/activation");
+ * init().then(() => require("node:http").createServer(app).listen({ fd: collect("web")[0] }));
+ * ```
+ */
+export async function init(): Promise<void> {
+  const calls = await loadStartupCalls().catch(() => undefined);
+  if (calls === undefined) return;
+  const needsMore = calls.os === "darwin" ||
+    calls.env.peek("LISTEN_PIDFDID") !== undefined ||
+    calls.env.peek(LAUNCHD_LIBRARY_VARIABLE) !== undefined;
+  if (!needsMore) return;
+  const [{ loadBackend }] = await Promise.all([import("./runtime.ts"), import("./listen.ts")]);
+  await loadBackend().catch(() => {});
+}
