@@ -11,6 +11,8 @@ import { defineConfig, type Options } from "tsup";
 //   backend and adapters a chunk behind a dynamic import() (Deno's `npm:`
 //   specifier and any other ESM consumer);
 // - dist/mod.cjs: CommonJS (src/api.ts: no top-level await; callers await init());
+// - dist/activation-node.js, dist/activation-bun.js, dist/activation.js, dist/activation.cjs: the start-up
+//   entry (`handover/activation`) the same ways;
 // - dist/cli.js: the launcher, on its own chunks.
 // Start from an empty dist/: the chunk names change from build to build, and
 // npm packs the whole folder, so chunks left from an earlier build would ship.
@@ -26,10 +28,26 @@ const common = {
   outDir: "dist",
 } as const satisfies Options;
 
-const RUNTIME_MODULES = ["deno", "deno_serve", "bun", "bun_serve", "bun_stream", "node", "node_serve", "node_stream"];
+const RUNTIME_MODULES = [
+  "deno",
+  "deno_serve",
+  "deno_startup",
+  "bun",
+  "bun_serve",
+  "bun_stream",
+  "bun_startup",
+  "node",
+  "node_serve",
+  "node_stream",
+  "node_startup",
+];
 
 /** Replaces the runtime modules a single-runtime build must not contain with stubs. */
-function only(runtime: "node" | "bun", keep: readonly string[]): NonNullable<Options["esbuildPlugins"]>[number] {
+function only(
+  runtime: "node" | "bun",
+  keep: readonly string[],
+  file = `${runtime}.js`,
+): NonNullable<Options["esbuildPlugins"]>[number] {
   const leftOut = RUNTIME_MODULES.filter((name) => !keep.includes(name));
   const filter = new RegExp(`/runtimes/(${leftOut.join("|")})\\.ts$`);
   return {
@@ -37,12 +55,26 @@ function only(runtime: "node" | "bun", keep: readonly string[]): NonNullable<Opt
     setup(build) {
       build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "other-runtime" }));
       build.onLoad({ filter: /.*/, namespace: "other-runtime" }, () => ({
-        contents: `const message = "this build of handover (dist/${runtime}.js) is for ${runtime}: " +
+        contents: `const message = "this build of handover (dist/${file}) is for ${runtime}: " +
   "other runtimes load dist/mod.js through the package's export conditions";
 export function createBackend() { throw new Error(message); }
+export function createStartupCalls() { throw new Error(message); }
 export function openSocketStream() { throw new Error(message); }`,
         loader: "js",
       }));
+    },
+  };
+}
+
+/** The start-up entry's dynamic import of the main entry, as the main entry's build for the same runtime. */
+function mainEntryAs(file: string): NonNullable<Options["esbuildPlugins"]>[number] {
+  return {
+    name: "main-entry-as-build",
+    setup(build) {
+      build.onResolve({ filter: /\/mod\.ts$/ }, (args) => {
+        if (args.kind !== "dynamic-import") throw new Error(`${args.importer} imports the main entry statically`);
+        return { path: file, external: true };
+      });
     },
   };
 }
@@ -53,14 +85,51 @@ export default defineConfig([
     entry: { node: "mod.ts" },
     format: ["esm"],
     splitting: false,
-    esbuildPlugins: [only("node", ["node", "node_serve", "node_stream"])],
+    esbuildPlugins: [only("node", ["node", "node_serve", "node_stream", "node_startup"])],
   },
   {
     ...common,
     entry: { bun: "mod.ts" },
     format: ["esm"],
     splitting: false,
-    esbuildPlugins: [only("bun", ["bun", "bun_serve", "bun_stream", "node_serve", "node_stream"])],
+    esbuildPlugins: [only("bun", ["bun", "bun_serve", "bun_stream", "bun_startup", "node_serve", "node_stream"])],
+  },
+  // The start-up entry (handover/activation), one module per runtime: collect() on fcntl alone. What only
+  // launchd or LISTEN_PIDFDID need is the main entry, which it imports (the same runtime's build) only then.
+  {
+    ...common,
+    entry: { "activation-node": "activation.ts" },
+    format: ["esm"],
+    splitting: false,
+    // Minified: Bun's and Node's start-up cost grows with the bytes they parse.
+    minify: true,
+    esbuildPlugins: [mainEntryAs("./node.js"), only("node", ["node_startup"], "activation-node.js")],
+  },
+  {
+    ...common,
+    entry: { "activation-bun": "activation.ts" },
+    format: ["esm"],
+    splitting: false,
+    // Minified: Bun's and Node's start-up cost grows with the bytes they parse.
+    minify: true,
+    esbuildPlugins: [mainEntryAs("./bun.js"), only("bun", ["bun_startup"], "activation-bun.js")],
+  },
+  {
+    ...common,
+    entry: { activation: "activation.ts" },
+    format: ["esm"],
+    dts: true,
+    splitting: false,
+    esbuildPlugins: [mainEntryAs("./mod.js")],
+  },
+  {
+    ...common,
+    entry: { activation: "src/activation_api.ts" },
+    format: ["cjs"],
+    dts: true,
+    splitting: false,
+    shims: true,
+    esbuildPlugins: [mainEntryAs("./mod.cjs")],
   },
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true },
   // import.meta.url shimmed in CommonJS (the Node backend resolves koffi with createRequire).

@@ -35,112 +35,110 @@ const systemNode = process.env.npm_node_execpath && !process.env.npm_node_execpa
 // runtimes' backends left out (runtime.ts never imports them there).
 mkdirSync(out, { recursive: true });
 const { build } = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
-const leftOut = {
-  node: /runtimes\/(deno|bun|bun_stream)\.ts$/,
-  bun: /runtimes\/(deno|node|node_stream)\.ts$/,
-  deno: /runtimes\/(node|bun|bun_stream)\.ts$/,
-};
-for (const [target, filter] of Object.entries(leftOut)) {
-  for (const name of ["collect", "empty"]) {
-    await build({
-      entryPoints: [join(fixtures, `${name}.ts`)],
-      outfile: join(out, `${name}-${target}.mjs`),
-      bundle: true,
-      format: "esm",
-      platform: target === "node" ? "node" : "neutral",
-      target: "es2022",
-      external: ["koffi", "node:*", "bun:ffi"],
-      logLevel: "warning",
-      plugins: [{
-        name: "one-runtime",
-        setup(b) {
-          b.onResolve({ filter }, (a) => ({ path: a.path, namespace: "left-out" }));
-          b.onLoad({ filter: /.*/, namespace: "left-out" }, () => ({ contents: "export {};", loader: "js" }));
-        },
-      }],
-    });
-  }
-}
+// Deno on JSR gets TypeScript modules; for comparison, the start-up entry as one bundled ES module for Deno
+// (what publishing a JavaScript build to JSR would give), with the other runtimes' modules left out.
+await build({
+  entryPoints: { "collect_startup-deno": join(fixtures, "collect_startup.ts") },
+  outdir: out,
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  splitting: true,
+  format: "esm",
+  platform: "neutral",
+  target: "es2022",
+  external: ["koffi", "node:*", "bun:ffi"],
+  logLevel: "warning",
+  plugins: [{
+    name: "deno-only",
+    setup(b) {
+      b.onResolve({ filter: /runtimes\/(node|bun)[a-z_]*\.ts$/ }, (a) => ({ path: a.path, namespace: "left-out" }));
+      b.onLoad({ filter: /.*/, namespace: "left-out" }, () => ({ contents: "export {};", loader: "js" }));
+    },
+  }],
+});
 writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
 // And the npm package exactly as published: dist/ from tsup (what `npm install handover` gives).
 spawnSync(bin("tsup"), [], { cwd: root, stdio: "ignore" });
 // The file each runtime's export condition resolves to.
+const collectFrom = (file) =>
+  `import { collect } from ${JSON.stringify(join(root, "dist", file))};\n` +
+  'const [fd] = collect("web");\nconst returned = performance.now();\n' +
+  'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n';
 for (const build of ["node", "bun"]) {
-  writeFileSync(
-    join(out, `collect-dist-${build}.mjs`),
-    `import { collect } from ${JSON.stringify(join(root, "dist", `${build}.js`))};\n` +
-      'const [fd] = collect("web");\nconst returned = performance.now();\n' +
-      'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n',
-  );
+  writeFileSync(join(out, `collect-dist-${build}.mjs`), collectFrom(`${build}.js`));
+  writeFileSync(join(out, `collect_startup-dist-${build}.mjs`), collectFrom(`activation-${build}.js`));
   writeFileSync(join(out, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
 }
 
 const floor = join(fixtures, "ffi_floor.mjs");
 const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
 const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
+// Each row: the runtime, how the library is loaded, and the file for "empty" (the reference) and for
+// "collect" (the measured side). The start-up entry (handover/activation) carries the goals.
 const rows = [
-  { runtime: "deno", form: "TypeScript modules (as from JSR)", argv: (n) => deno(join(fixtures, `${n}.ts`)), goal: 3 },
   {
     runtime: "deno",
-    form: "collect() alone, tree-shaken into one module",
-    argv: (n) => deno(join(out, `${n}-deno.mjs`)),
+    form: "start-up entry, TypeScript modules (as from JSR)",
+    argv: (n) => deno(join(fixtures, `${n === "empty" ? "empty" : "collect_startup"}.ts`)),
+    goal: 3,
+  },
+  {
+    runtime: "deno",
+    form: "start-up entry, one bundled module",
+    argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : join(out, "collect_startup-deno.mjs")),
     goal: undefined,
   },
+  { runtime: "deno", form: "main entry, TypeScript modules", argv: (n) => deno(join(fixtures, `${n}.ts`)) },
   {
     runtime: "deno",
     form: "FFI alone, no handover (floor)",
     argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : floor),
-    goal: undefined,
   },
-  { runtime: "bun", form: "TypeScript modules", argv: (n) => [bin("bun"), join(fixtures, `${n}.ts`)], goal: undefined },
-  { runtime: "bun", form: "npm package (dist/)", argv: (n) => [bin("bun"), join(out, `${n}-dist-bun.mjs`)], goal: 3 },
   {
     runtime: "bun",
-    form: "collect() alone, tree-shaken into one module",
-    argv: (n) => [bin("bun"), join(out, `${n}-bun.mjs`)],
-    goal: undefined,
+    form: "start-up entry, npm package (dist/activation-bun.js)",
+    argv: (n) => [bin("bun"), join(out, `${n === "empty" ? "empty" : "collect_startup"}-dist-bun.mjs`)],
+    goal: 3,
+  },
+  {
+    runtime: "bun",
+    form: "main entry, npm package (dist/bun.js)",
+    argv: (n) => [bin("bun"), join(out, `${n}-dist-bun.mjs`)],
   },
   {
     runtime: "bun",
     form: "FFI alone, no handover (floor)",
     argv: (n) => [bin("bun"), n === "empty" ? join(out, "empty-dist-bun.mjs") : floor],
-    goal: undefined,
-  },
-  {
-    runtime: `node ${nodeVersion}`,
-    form: "npm package (dist/)",
-    argv: (n) => [systemNode, join(out, `${n}-dist-node.mjs`)],
-    goal: 10,
-  },
-  {
-    runtime: `node ${nodeVersion}`,
-    form: "collect() alone, tree-shaken into one module",
-    argv: (n) => [systemNode, join(out, `${n}-node.mjs`)],
-    goal: undefined,
   },
 ];
-rows.push({
-  runtime: `node ${nodeVersion}`,
-  form: "FFI alone, no handover (floor)",
-  argv: (n) => [systemNode, n === "empty" ? join(out, "empty-dist-node.mjs") : floor],
-  goal: undefined,
-});
-if (existsSync(node24)) {
+for (
+  const [label, executable] of [[`node ${nodeVersion}`, systemNode], [
+    "node 24",
+    existsSync(node24) ? node24 : undefined,
+  ]]
+) {
+  if (executable === undefined) continue;
   rows.push(
     {
-      runtime: "node 24",
-      form: "npm package (dist/)",
-      argv: (n) => [node24, join(out, `${n}-dist-node.mjs`)],
+      runtime: label,
+      form: "start-up entry, npm package (dist/activation-node.js)",
+      argv: (n) => [executable, join(out, `${n === "empty" ? "empty" : "collect_startup"}-dist-node.mjs`)],
       goal: 10,
     },
     {
-      runtime: "node 24",
-      form: "TypeScript by type stripping",
-      argv: (n) => [node24, join(fixtures, `${n}.ts`)],
-      goal: undefined,
+      runtime: label,
+      form: "main entry, npm package (dist/node.js)",
+      argv: (n) => [executable, join(out, `${n}-dist-node.mjs`)],
+    },
+    {
+      runtime: label,
+      form: "FFI alone, no handover (floor)",
+      argv: (n) => [executable, n === "empty" ? join(out, "empty-dist-node.mjs") : floor],
     },
   );
 }
+const only = process.env.BENCH_ROWS?.split(",").map(Number);
+const selected = rows.filter((_, i) => only === undefined || only.includes(i + 1));
 
 const server = createServer();
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
@@ -172,7 +170,7 @@ console.log(
 );
 console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
 let over = 0;
-for (const row of rows) {
+for (const row of selected) {
   for (let i = 0; i < warmups; i++) {
     once(row.argv("empty"));
     once(row.argv("collect"));

@@ -37,6 +37,8 @@ export async function init(): Promise<void> {
     calls.env.peek("LISTEN_PIDFDID") !== undefined ||
     calls.env.peek(LAUNCHD_LIBRARY_VARIABLE) !== undefined;
   if (!needsMore) return;
-  const [{ loadBackend }] = await Promise.all([import("./runtime.ts"), import("./listen.ts")]);
-  await loadBackend().catch(() => {});
+  // The main entry: it loads the whole backend and installs launchd and the pidfd check for collect().
+  // (Each npm build imports its own runtime's build of it, as a file of its own.)
+  const main = await import("../mod.ts");
+  await main.init().catch(() => {});
 }

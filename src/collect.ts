@@ -23,7 +23,7 @@ import {
   matchFdNames,
   parseListenEnvironment,
 } from "./activation.ts";
-import { errnoError, HandoverError } from "./errors.ts";
+import { HandoverError } from "./errors.ts";
 import { FD_FLAG_COMMANDS } from "./startup_symbols.ts";
 import { startupCalls } from "./startup.ts";
 import type { ListenFd } from "./listen.ts";
@@ -74,9 +74,12 @@ export interface ActivationState {
 // Shared by every copy of handover in the process (an ES module and a
 // CommonJS build loaded side by side): the environment can be read only once.
 const STATE = Symbol.for("handover.activation.v1");
+// Shared the same way: the main entry, in a build of its own, installs them for the start-up entry's collect().
+const EXTENSIONS = Symbol.for("handover.activation.extensions.v1");
 
 interface StateHolder {
   [STATE]?: ActivationState;
+  [EXTENSIONS]?: ActivationExtensions;
 }
 
 /** What the whole library adds to activation (`src/listen.ts` installs it). */
@@ -90,8 +93,6 @@ export interface ActivationExtensions {
   launchdSockets(name: string): number[] | undefined;
 }
 
-let extensions: ActivationExtensions | undefined;
-
 /**
  * Installs launchd and the pidfd check (called once, by `src/listen.ts`).
  *
@@ -103,12 +104,14 @@ let extensions: ActivationExtensions | undefined;
  * ```
  */
 export function installActivationExtensions(installed: ActivationExtensions): void {
-  extensions = installed;
+  (globalThis as StateHolder)[EXTENSIONS] = installed;
 }
+
+const extensions = (): ActivationExtensions | undefined => (globalThis as StateHolder)[EXTENSIONS];
 
 // Without the extensions (the start-up path, when LISTEN_PIDFDID was not visible at import: Deno that asked for
 // --allow-env at the first call), the pidfd check is skipped, as libsystemd skips it where the kernel cannot tell.
-const ownPidfdInode = (): bigint | undefined => extensions?.ownPidfdInode();
+const ownPidfdInode = (): bigint | undefined => extensions()?.ownPidfdInode();
 
 function readEnvironment(): ListenEnvironment {
   const { env } = startupCalls();
@@ -143,16 +146,19 @@ function unsetListenEnvironment(): void {
 /** `fd_cloexec(fd, true)` of libsystemd: fails with EBADF when the fd is not open. */
 function markCloseOnExec(fd: number, countText: string | undefined): void {
   const calls = startupCalls();
-  const { F_GETFD, F_SETFD, FD_CLOEXEC } = FD_FLAG_COMMANDS;
-  const failure = (result: number) => result < 0 ? errnoError(calls.os, "fcntl", calls.errno()) : undefined;
+  const { F_GETFD, F_SETFD, FD_CLOEXEC, EBADF } = FD_FLAG_COMMANDS;
+  // F_GETFD and F_SETFD fail only with EBADF. Any other errno is named by its number (as errnoName() names
+  // one it does not know), so that the start-up path carries no errno tables.
+  const failure = (result: number): HandoverError | undefined => {
+    if (result >= 0) return undefined;
+    const errno = calls.errno();
+    const message = errno === EBADF
+      ? `LISTEN_FDS is ${JSON.stringify(countText)} but fd ${fd} is not open`
+      : `fcntl() failed with errno ${errno} on fd ${fd}`;
+    return new HandoverError(errno === EBADF ? "EBADF" : `E${errno}`, message, { errno, syscall: "fcntl" });
+  };
   const flags = calls.fcntl(fd, F_GETFD, 0);
   const error = failure(flags);
-  if (error?.code === "EBADF") {
-    throw new HandoverError("EBADF", `LISTEN_FDS is ${JSON.stringify(countText)} but fd ${fd} is not open`, {
-      errno: error.errno,
-      syscall: "fcntl",
-    });
-  }
   if (error !== undefined) throw error;
   if ((flags & FD_CLOEXEC) === 0) {
     const set = failure(calls.fcntl(fd, F_SETFD, flags | FD_CLOEXEC));
@@ -273,7 +279,7 @@ export function collect(name: string, options?: ActivationOptions): number[] {
     );
   }
   if (!state.addressed) {
-    const fds = extensions?.launchdSockets(name);
+    const fds = extensions()?.launchdSockets(name);
     if (fds === undefined) throw new HandoverError("ESRCH", `Not started by a service manager: ${state.reason}`);
     state.collected.add(name);
     return fds;

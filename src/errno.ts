@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HandoverError } from "./errors.ts";
 import type { OperatingSystem } from "./platform.ts";
 
 /** The names handover gives errno values, with a short description each. */
@@ -250,4 +251,34 @@ export function errnoNumber(os: OperatingSystem, name: string): number | undefin
  */
 export function describeErrno(name: string): string {
   return DESCRIPTIONS[name] ?? name;
+}
+
+/**
+ * Builds the error for a C call that failed with `errno`.
+ *
+ * @param os The operating system whose errno numbering applies.
+ * @param syscall The C function that failed.
+ * @param errno Its errno.
+ * @param context Words about what was being done, appended to the message.
+ * @returns The error, with `code`, `errno` and `syscall` set.
+ *
+ * @example
+ * ```ts
+ * import { errnoError } from "./errno.ts";
+ * const error = errnoError("linux", "socket", 24);
+ * error.code; // "EMFILE"
+ * ```
+ */
+export function errnoError(
+  os: OperatingSystem,
+  syscall: string,
+  errno: number,
+  context?: string,
+): HandoverError {
+  const code = errnoName(os, errno);
+  const where = context === undefined ? "" : ` (${context})`;
+  return new HandoverError(code, `${syscall}() failed with ${code}: ${describeErrno(code)}${where}`, {
+    errno,
+    syscall,
+  });
 }

@@ -1,12 +1,10 @@
 /**
- * The one error class of handover, shaped like Node's system errors, and the
- * one place where a failed C call becomes one.
+ * The one error class of handover, shaped like Node's system errors. (A
+ * failed C call becomes one in `src/errno.ts`, with the errno tables, which
+ * the start-up path does not load.)
  *
  * @module
  */
-
-import { describeErrno, errnoName } from "./errno.ts";
-import type { OperatingSystem } from "./platform.ts";
 
 /** What {@link HandoverError} takes besides its code and message. */
 export interface HandoverErrorOptions {
@@ -59,34 +57,4 @@ export class HandoverError extends Error {
     this.errno = options.errno;
     this.syscall = options.syscall;
   }
-}
-
-/**
- * Builds the error for a C call that failed with `errno`.
- *
- * @param os The operating system whose errno numbering applies.
- * @param syscall The C function that failed.
- * @param errno Its errno.
- * @param context Words about what was being done, appended to the message.
- * @returns The error, with `code`, `errno` and `syscall` set.
- *
- * @example
- * ```ts
- * import { errnoError } from "./errors.ts";
- * const error = errnoError("linux", "socket", 24);
- * error.code; // "EMFILE"
- * ```
- */
-export function errnoError(
-  os: OperatingSystem,
-  syscall: string,
-  errno: number,
-  context?: string,
-): HandoverError {
-  const code = errnoName(os, errno);
-  const where = context === undefined ? "" : ` (${context})`;
-  return new HandoverError(code, `${syscall}() failed with ${code}: ${describeErrno(code)}${where}`, {
-    errno,
-    syscall,
-  });
 }

@@ -15,7 +15,8 @@
  */
 
 import { errnoNumber } from "./errno.ts";
-import { errnoError, HandoverError } from "./errors.ts";
+import { errnoError } from "./errno.ts";
+import { HandoverError } from "./errors.ts";
 import { assertFd, close, isReady } from "./fd.ts";
 import { type NotifySocketAddress, parseNotifySocket } from "./notify_address.ts";
 import { encodeNotifyMessage, formatNotifyState, type NotifyState } from "./notify_message.ts";

@@ -48,11 +48,13 @@ void _startupIsATable;
 export type StartupSymbols = typeof STARTUP_SYMBOLS;
 
 /**
- * The F_GETFD/F_SETFD commands and the FD_CLOEXEC flag: the same numbers on
- * Linux and macOS (a test checks them against `src/constants.ts`).
+ * The F_GETFD/F_SETFD commands, the FD_CLOEXEC flag and EBADF, the one errno
+ * those commands fail with: the same numbers on Linux and macOS (a test
+ * checks them against `src/constants.ts` and `src/errno.ts`).
  */
-export const FD_FLAG_COMMANDS: { readonly F_GETFD: 1; readonly F_SETFD: 2; readonly FD_CLOEXEC: 1 } = Object.freeze({
-  F_GETFD: 1,
-  F_SETFD: 2,
-  FD_CLOEXEC: 1,
-});
+export const FD_FLAG_COMMANDS: {
+  readonly F_GETFD: 1;
+  readonly F_SETFD: 2;
+  readonly FD_CLOEXEC: 1;
+  readonly EBADF: 9;
+} = Object.freeze({ F_GETFD: 1, F_SETFD: 2, FD_CLOEXEC: 1, EBADF: 9 });

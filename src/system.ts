@@ -7,7 +7,8 @@
 
 import type { Backend } from "./backend.ts";
 import { constantsFor, type SystemConstants } from "./constants.ts";
-import { errnoError, HandoverError } from "./errors.ts";
+import { errnoError } from "./errno.ts";
+import { HandoverError } from "./errors.ts";
 import { layoutsFor, type StructLayouts } from "./layout.ts";
 import { installStartupCalls } from "./startup.ts";
 import type { ForeignFunctions, LibcSymbols } from "./symbols.ts";

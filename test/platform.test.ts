@@ -6,8 +6,7 @@ import { close, fdFlags, HandoverError, socketpair } from "../mod.ts";
 import type { StartupModule } from "../src/backend.ts";
 import { DARWIN, LINUX } from "../src/constants.ts";
 import { FD_FLAG_COMMANDS } from "../src/startup_symbols.ts";
-import { errnoError } from "../src/errors.ts";
-import { errnoName, errnoNumber } from "../src/errno.ts";
+import { errnoError, errnoName, errnoNumber } from "../src/errno.ts";
 import { openFirst } from "../src/library.ts";
 import { platformOf } from "../src/platform.ts";
 import { currentBackend } from "../src/system.ts";
@@ -70,7 +69,7 @@ it("the start-up entry loads only the environment rules and the start-up calls u
     [...reached].sort(),
     [
       "activation.ts",
-      ...["activation", "activation_api", "collect", "errno", "errors", "ffi", "library", "platform"]
+      ...["activation", "activation_api", "collect", "errors", "ffi", "library", "platform"]
         .map((name) => join("src", `${name}.ts`)),
       ...["startup", "startup_loader", "startup_symbols"].map((name) => join("src", `${name}.ts`)),
       ...["bun_startup", "deno_startup", "node_startup"].map((name) => join("runtimes", `${name}.ts`)),
@@ -97,9 +96,14 @@ it("the start-up calls of this runtime read errno right after a failed fcntl, an
     close(a);
     close(b);
   }
-  for (const constants of [LINUX, DARWIN]) {
+  for (const [os, constants] of [["linux", LINUX], ["darwin", DARWIN]] as const) {
     assert.deepEqual(
-      { F_GETFD: constants.F_GETFD, F_SETFD: constants.F_SETFD, FD_CLOEXEC: constants.FD_CLOEXEC },
+      {
+        F_GETFD: constants.F_GETFD,
+        F_SETFD: constants.F_SETFD,
+        FD_CLOEXEC: constants.FD_CLOEXEC,
+        EBADF: errnoNumber(os, "EBADF"),
+      },
       FD_FLAG_COMMANDS,
     );
   }
