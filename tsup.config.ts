@@ -119,7 +119,8 @@ export default defineConfig([
     entry: { activation: "activation.ts" },
     format: ["esm"],
     dts: true,
-    splitting: false,
+    // Every runtime's start-up module a chunk of its own behind import(), as in dist/mod.js (bun:ffi, koffi).
+    splitting: true,
     esbuildPlugins: [mainEntryAs("./mod.js")],
   },
   {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Packs handover, installs the tarball into a throw-away consumer project and
-// calls socketpair() from Node ESM, Node CommonJS, Bun and Deno (npm: specifier),
+// calls socketpair() from Node ESM, Node CommonJS, Bun and Deno (npm: specifier), collect() from the
+// start-up entry (handover/activation) in each under the package's bin,
 // and runs the package's bin (`npx handover`), which hands a socket to a child.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -52,6 +53,41 @@ try {
     ["socketpair() in Bun", bin("bun"), ["esm.mjs"]],
     ["socketpair() in Deno (npm: specifier)", bin("deno"), ["run", "-A", "deno.ts"]],
   ];
+  // The start-up entry (handover/activation), in a child the package's bin started with one socket: it
+  // collects the socket at fd 3 and removes the LISTEN_* variables, from each runtime's build.
+  const collectCheck = (getenv) =>
+    `const name = (${getenv("LISTEN_FDNAMES")} ?? "unknown").split(":")[0];\n` +
+    `const activated = isActivated();\nconst [fd] = collect(name);\n` +
+    `const ok = activated && fd === 3 && ${getenv("LISTEN_FDS")} === undefined;\n`;
+  const nodeEnv = (name) => `process.env.${name}`;
+  writeFileSync(
+    join(consumer, "activation.mjs"),
+    `import { collect, isActivated } from "handover/activation";\n${collectCheck(nodeEnv)}` +
+      `const file = import.meta.resolve("handover/activation").split("/").pop();\n` +
+      `const expected = typeof Bun !== "undefined" ? "activation-bun.js" : "activation-node.js";\n` +
+      `console.log(ok && file === expected ? "ok" : \`bad: \${file} \${fd}\`);\n`,
+  );
+  writeFileSync(
+    join(consumer, "activation.cjs"),
+    `const { collect, isActivated, init } = require("handover/activation");\n` +
+      `init().then(() => {\n${collectCheck(nodeEnv)}console.log(ok ? "ok" : "bad");\n});\n`,
+  );
+  writeFileSync(
+    join(consumer, "activation-deno.ts"),
+    `import { collect, isActivated } from "npm:handover/activation";\n` +
+      `${collectCheck((name) => `Deno.env.get("${name}")`)}console.log(ok ? "ok" : "bad");\n`,
+  );
+  const launched = (argv) => ["--no-install", "handover", "-q", "-s", "0", "--", ...argv];
+  cases.push(
+    ["collect() from handover/activation in Node ESM", "npx", launched([node, "activation.mjs"])],
+    ["collect() from handover/activation in Node CommonJS", "npx", launched([node, "activation.cjs"])],
+    ["collect() from handover/activation in Bun", "npx", launched([bin("bun"), "activation.mjs"])],
+    [
+      "collect() from handover/activation in Deno (npm: specifier)",
+      "npx",
+      launched([bin("deno"), "run", "-A", "activation-deno.ts"]),
+    ],
+  );
   // The package's bin: `npx handover` binds a socket (FFI) and hands it to a child, which prints "ok".
   writeFileSync(join(consumer, "child.cjs"), `console.log(process.env.LISTEN_FDS === "1" ? "ok" : "bad");\n`);
   cases.push(["the handover bin (npx handover -s 0 -- node child.cjs)", "npx", [
