@@ -7,12 +7,14 @@
 // medians of the whole process (spawn to exit) and of the in-process time
 // (performance.now() when collect() returned, or at the empty script's first
 // line). Each runtime runs the library as its users get it (Deno: the
-// TypeScript modules, as from JSR; Bun and Node: the npm package's dist/), plus
-// one bundled module per runtime for comparison, plus each runtime's FFI alone
+// TypeScript modules, as from JSR; Bun and Node: the npm package's dist/),
+// through the start-up entry (handover/activation: the rows with goals) and the
+// main entry; for Deno also the start-up entry as one bundled module (what a
+// JavaScript build on JSR would give); and each runtime's FFI alone
 // (bench/fixtures/ffi_floor.mjs: open libc, bind fcntl, one call; no handover),
 // the floor under any library that must set FD_CLOEXEC. Node runs in a clean
 // environment (no NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
-// Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30)
+// Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30; BENCH_ROWS=1,5 picks rows)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
