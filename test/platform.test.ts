@@ -13,7 +13,7 @@ import { currentBackend } from "../src/system.ts";
 import { cBuffer } from "../src/structs.ts";
 import { LAUNCHD_SYMBOLS, LIBC_SYMBOLS, resolveSymbols } from "../src/symbols.ts";
 import { system } from "../src/system.ts";
-import { ROOT, RUNTIME } from "./_helpers.ts";
+import { lastJson, ROOT, runFixture, RUNTIME } from "./_helpers.ts";
 
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true })
@@ -107,6 +107,27 @@ it("the start-up calls of this runtime read errno right after a failed fcntl, an
       FD_FLAG_COMMANDS,
     );
   }
+});
+
+it("Node loads koffi's native module straight from its prebuilt package, and koffi's own loader where that cannot be", {
+  skip: RUNTIME === "node" ? false : "koffi is Node's FFI: this runs in the Node legs",
+}, async () => {
+  const report = lastJson<Record<string, unknown>>(await runFixture("koffi_load.ts"));
+  const native = `@koromix/koffi-linux-${process.arch}/linux_${process.arch}/koffi.node`;
+  // Only the native module: koffi's JavaScript loader (koffi/index.cjs, src/koffi/index.cjs) never ran.
+  assert.deepEqual(report.loaded, [join(ROOT, "node_modules", native)]);
+  assert.match(String(report.version), /^3\./);
+  assert.equal(report.getfdOfStdin, true);
+  assert.deepEqual(report.badFd, [-1, 9]); // EBADF
+  assert.deepEqual(report.glibc, { asked: ["@koromix/koffi-linux-x64/linux_x64/koffi.node"], native: true });
+  assert.deepEqual(report.musl, { asked: ["koffi"], native: false });
+  assert.deepEqual(report.missing, {
+    asked: ["@koromix/koffi-linux-arm64/linux_arm64/koffi.node", "koffi"],
+    native: false,
+  });
+  assert.deepEqual(report.armByAbi, { asked: ["koffi"], native: false });
+  assert.deepEqual(report.darwin, { asked: ["@koromix/koffi-darwin-arm64/darwin_arm64/koffi.node"], native: true });
+  assert.deepEqual(report.koffi2, { asked: ["@koromix/koffi-linux-x64/linux_x64/koffi.node", "koffi"], native: false });
 });
 
 it("the backend for this runtime is the one detection chose", () => {
