@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { defineConfig, type Options } from "tsup";
 
 // The builds of the npm package, all from the same sources:
@@ -66,14 +66,22 @@ export function openSocketStream() { throw new Error(message); }`,
   };
 }
 
-/** The start-up entry's dynamic import of the main entry, as the main entry's build for the same runtime. */
+/**
+ * The start-up entry's import of the main entry (by a computed specifier, `MAIN_ENTRY` in
+ * src/activation_api.ts) as the main entry's build for the same runtime; and no static import of it.
+ */
 function mainEntryAs(file: string): NonNullable<Options["esbuildPlugins"]>[number] {
+  const declaration = 'const MAIN_ENTRY = "../mod.ts";';
   return {
     name: "main-entry-as-build",
     setup(build) {
+      build.onLoad({ filter: /\/src\/activation_api\.ts$/ }, (args) => {
+        const source = readFileSync(args.path, "utf8");
+        if (!source.includes(declaration)) throw new Error(`${args.path} no longer declares ${declaration}`);
+        return { contents: source.replace(declaration, `const MAIN_ENTRY = ${JSON.stringify(file)};`), loader: "ts" };
+      });
       build.onResolve({ filter: /\/mod\.ts$/ }, (args) => {
-        if (args.kind !== "dynamic-import") throw new Error(`${args.importer} imports the main entry statically`);
-        return { path: file, external: true };
+        throw new Error(`${args.importer} imports the main entry (${args.kind}) by a literal specifier`);
       });
     },
   };

@@ -80,6 +80,20 @@ type Scan =
  * sign of a whole string, or failure when there are no digits or anything
  * follows them.
  */
+// A plain decimal of 1 to 9 digits without a leading zero (what service managers write): its value, which
+// every parser below would give too (base 10, no sign, no spaces, below INT_MAX); otherwise undefined, and
+// the full scan decides. At start-up this spares the first run of the scan's BigInt code (about 0.2 ms).
+function plainDecimal(text: string): number | undefined {
+  if (text.length === 0 || text.length > 9 || text.charCodeAt(0) === 48) return undefined;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return undefined;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
 function scanInteger(text: string): Scan {
   let s = text;
   let start = 0;
@@ -139,6 +153,8 @@ const U64 = 1n << 64n;
  * ```
  */
 export function parseSystemdInt(text: string): number | undefined {
+  const plain = plainDecimal(text);
+  if (plain !== undefined) return plain;
   const scan = scanInteger(text);
   if (!scan.ok) return undefined;
   const value = scan.negative ? -scan.magnitude : scan.magnitude;
@@ -161,6 +177,8 @@ export function parseSystemdInt(text: string): number | undefined {
  * ```
  */
 export function parseSystemdU64(text: string): bigint | undefined {
+  const plain = plainDecimal(text);
+  if (plain !== undefined) return BigInt(plain);
   const scan = scanInteger(text);
   if (!scan.ok || scan.magnitude >= U64) return undefined;
   if (scan.magnitude !== 0n && scan.afterPrefix.startsWith("-")) return undefined;
@@ -181,6 +199,8 @@ export function parseSystemdU64(text: string): bigint | undefined {
  * ```
  */
 export function parseSystemdPid(text: string): number | undefined {
+  const plain = plainDecimal(text);
+  if (plain !== undefined) return plain;
   const value = parseSystemdU64(text);
   if (value === undefined) return undefined;
   // (pid_t) ul must round-trip, and pid_is_valid() wants it positive.
@@ -204,6 +224,7 @@ export function parseSystemdPid(text: string): number | undefined {
  * ```
  */
 export function splitFdNames(text: string): string[] {
+  if (!text.includes("\\")) return text.split(":");
   const names: string[] = [];
   let current = "";
   for (let i = 0; i < text.length; i++) {

@@ -15,6 +15,16 @@ export { type ActivationOptions, collect, isActivated } from "./collect.ts";
 export { HandoverError, type HandoverErrorOptions } from "./errors.ts";
 
 /**
+ * The main entry, imported by a computed specifier: Deno builds a program's
+ * module graph before running it and loads every `import("…")` whose
+ * specifier it can read, so a literal here would load the whole library
+ * (about 2.5 ms) at every start, where it is needed only on macOS or with
+ * `LISTEN_PIDFDID`. The npm builds rewrite this specifier to the same
+ * runtime's build of the main entry (`tsup.config.ts`).
+ */
+const MAIN_ENTRY = "../mod.ts";
+
+/**
  * Loads what `collect()` needs: the C library with `fcntl` alone; and, only
  * where the environment asks for more (macOS and its launchd, systemd 259's
  * `LISTEN_PIDFDID`, a launchd stand-in named by `HANDOVER_LAUNCHD_LIBRARY`),
@@ -39,6 +49,6 @@ export async function init(): Promise<void> {
   if (!needsMore) return;
   // The main entry: it loads the whole backend and installs launchd and the pidfd check for collect().
   // (Each npm build imports its own runtime's build of it, as a file of its own.)
-  const main = await import("../mod.ts");
+  const main = await (import(MAIN_ENTRY) as Promise<typeof import("../mod.ts")>);
   await main.init().catch(() => {});
 }

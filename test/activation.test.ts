@@ -110,6 +110,15 @@ it("parseSystemdInt() reads numbers as libsystemd's safe_atoi(): white space, si
     ["2147483648", undefined],
     ["-2147483648", -2147483648],
     ["99999999999999999999", undefined],
+    // Around the plain-decimal fast path (1 to 9 digits, no leading zero) and the full scan after it.
+    ["0", 0],
+    ["7", 7],
+    ["123456789", 123456789],
+    ["1234567890", 1234567890],
+    ["0123", 83],
+    ["12a", undefined],
+    ["1/", undefined],
+    ["1:", undefined],
   ];
   for (const [text, expected] of cases) assert.equal(parseSystemdInt(text), expected, JSON.stringify(text));
 });
@@ -124,12 +133,19 @@ it("parseSystemdPid() and parseSystemdU64() follow parse_pid() and safe_atou64()
   assert.equal(parseSystemdU64("18446744073709551616"), undefined);
   assert.equal(parseSystemdU64(" -1"), undefined);
   assert.equal(parseSystemdU64("-0"), 0n);
+  // The plain-decimal fast path gives what the full scan gives.
+  assert.equal(parseSystemdPid("999999999"), 999999999);
+  assert.equal(parseSystemdPid("1"), 1);
+  assert.equal(parseSystemdPid("01"), 1);
+  assert.equal(parseSystemdU64("42"), 42n);
+  assert.equal(parseSystemdU64("42 "), undefined);
 });
 
 it("splitFdNames() keeps empty fields, unescapes backslashes and refuses a trailing one", () => {
   assert.deepEqual(splitFdNames("a::b"), ["a", "", "b"]);
   assert.deepEqual(splitFdNames(""), [""]);
   assert.deepEqual(splitFdNames(":"), ["", ""]);
+  assert.deepEqual(splitFdNames("web:admin"), ["web", "admin"]);
   assert.deepEqual(splitFdNames("a\\:b"), ["a:b"]);
   assert.deepEqual(splitFdNames("a\\\\b:c"), ["a\\b", "c"]);
   assert.throws(() => splitFdNames("a\\"), rejects("EINVAL", /LISTEN_FDNAMES is "a\\\\"/));
