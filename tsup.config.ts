@@ -13,12 +13,15 @@ import { defineConfig, type Options } from "tsup";
 // - dist/mod.cjs: CommonJS (src/api.ts: no top-level await; callers await init());
 // - dist/activation-node.js, dist/activation-bun.js, dist/activation.js, dist/activation.cjs: the start-up
 //   entry (`handover/activation`) the same ways;
-// - dist/cli.js: the launcher, on its own chunks.
+// - dist/cli.js: the launcher, on its own chunks;
+// - jsr/activation.js: the start-up entry for JSR, which otherwise serves the TypeScript
+//   modules (jsr.json exports it; not part of the npm package).
 // Start from an empty dist/: the chunk names change from build to build, and
 // npm packs the whole folder, so chunks left from an earlier build would ship.
 // (Not tsup's `clean`: the builds below run side by side, and each would empty
 // the folder under the others.)
 rmSync("dist", { recursive: true, force: true });
+rmSync("jsr", { recursive: true, force: true });
 
 const common = {
   target: "es2022",
@@ -42,11 +45,12 @@ const RUNTIME_MODULES = [
   "node_startup",
 ];
 
-/** Replaces the runtime modules a single-runtime build must not contain with stubs. */
+/** Replaces the runtime modules a single-runtime build must not contain with stubs that throw `message`. */
 function only(
-  runtime: "node" | "bun",
+  runtime: "node" | "bun" | "deno",
   keep: readonly string[],
-  file = `${runtime}.js`,
+  message = `this build of handover (dist/${runtime}.js) is for ${runtime}: ` +
+    "other runtimes load dist/mod.js through the package's export conditions",
 ): NonNullable<Options["esbuildPlugins"]>[number] {
   const leftOut = RUNTIME_MODULES.filter((name) => !keep.includes(name));
   const filter = new RegExp(`/runtimes/(${leftOut.join("|")})\\.ts$`);
@@ -55,8 +59,7 @@ function only(
     setup(build) {
       build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "other-runtime" }));
       build.onLoad({ filter: /.*/, namespace: "other-runtime" }, () => ({
-        contents: `const message = "this build of handover (dist/${file}) is for ${runtime}: " +
-  "other runtimes load dist/mod.js through the package's export conditions";
+        contents: `const message = ${JSON.stringify(message)};
 export function createBackend() { throw new Error(message); }
 export function createStartupCalls() { throw new Error(message); }
 export function openSocketStream() { throw new Error(message); }`,
@@ -87,6 +90,10 @@ function mainEntryAs(file: string): NonNullable<Options["esbuildPlugins"]>[numbe
   };
 }
 
+const npmBuildOnly = (file: string, runtime: string): string =>
+  `this build of handover (dist/${file}) is for ${runtime}: ` +
+  "other runtimes load dist/mod.js through the package's export conditions";
+
 export default defineConfig([
   {
     ...common,
@@ -111,7 +118,10 @@ export default defineConfig([
     splitting: false,
     // Minified: Bun's and Node's start-up cost grows with the bytes they parse.
     minify: true,
-    esbuildPlugins: [mainEntryAs("./node.js"), only("node", ["node_startup"], "activation-node.js")],
+    esbuildPlugins: [
+      mainEntryAs("./node.js"),
+      only("node", ["node_startup"], npmBuildOnly("activation-node.js", "node")),
+    ],
   },
   {
     ...common,
@@ -120,7 +130,7 @@ export default defineConfig([
     splitting: false,
     // Minified: Bun's and Node's start-up cost grows with the bytes they parse.
     minify: true,
-    esbuildPlugins: [mainEntryAs("./bun.js"), only("bun", ["bun_startup"], "activation-bun.js")],
+    esbuildPlugins: [mainEntryAs("./bun.js"), only("bun", ["bun_startup"], npmBuildOnly("activation-bun.js", "bun"))],
   },
   {
     ...common,
@@ -139,6 +149,27 @@ export default defineConfig([
     splitting: false,
     shims: true,
     esbuildPlugins: [mainEntryAs("./mod.cjs")],
+  },
+  // The start-up entry for JSR, which is handover's package for Deno (Bun and Node install from npm): one ES
+  // module with Deno's start-up calls inside, where activation.ts is a dozen TypeScript modules (about 1.5 ms
+  // more at every start). The main entry stays the package's TypeScript, imported only when needed.
+  {
+    ...common,
+    platform: "neutral",
+    entry: { activation: "activation.ts" },
+    outDir: "jsr",
+    format: ["esm"],
+    // Its types (and JSR's docs) are the source's: activation.ts.
+    banner: { js: '// @ts-self-types="../activation.ts"' },
+    splitting: false,
+    esbuildPlugins: [
+      mainEntryAs("../mod.ts"),
+      only(
+        "deno",
+        ["deno_startup"],
+        "handover's JSR package is for Deno (jsr/activation.js): in Bun and Node, install the npm package, handover",
+      ),
+    ],
   },
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true },
   // import.meta.url shimmed in CommonJS (the Node backend resolves koffi with createRequire).

@@ -6,14 +6,15 @@
 // so that load from other processes hits both sides alike; the table shows
 // medians of the whole process (spawn to exit) and of the in-process time
 // (performance.now() when collect() returned, or at the empty script's first
-// line). Each runtime runs the library as its users get it (Deno: the
-// TypeScript modules, as from JSR; Bun and Node: the npm package's dist/),
-// through the start-up entry (handover/activation: the rows with goals) and the
-// main entry; for Deno also the start-up entry as one bundled module (what a
-// JavaScript build on JSR would give); and each runtime's FFI alone
-// (bench/fixtures/ffi_floor.mjs: open libc, bind fcntl, one call; no handover),
-// the floor under any library that must set FD_CLOEXEC. Node runs in a clean
-// environment (no NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
+// line). Each runtime runs the library as its users get it (Deno: what JSR
+// serves, jsr/activation.js for the start-up entry and the TypeScript modules
+// for the main entry; Bun and Node: the npm package's dist/), through the
+// start-up entry (handover/activation: the rows with goals) and the main entry;
+// for Deno also the start-up entry's TypeScript modules (activation.ts); and
+// each runtime's FFI alone (bench/fixtures/ffi_floor.mjs: open libc, bind
+// fcntl, one call; no handover), the floor under any library that must set
+// FD_CLOEXEC. Node runs in a clean environment (no NODE_OPTIONS,
+// NODE_EXTRA_CA_CERTS…).
 // Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30; BENCH_ROWS=1,5 picks rows)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,44 +34,21 @@ const systemNode = process.env.npm_node_execpath && !process.env.npm_node_execpa
   ? process.env.npm_node_execpath
   : process.execPath;
 
-// The library as a build ships it: one ES module per runtime, with the other
-// runtimes' backends left out (runtime.ts never imports them there).
 mkdirSync(out, { recursive: true });
-const { build } = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
-// Deno on JSR gets TypeScript modules; for comparison, the start-up entry as one bundled ES module for Deno
-// (what publishing a JavaScript build to JSR would give), with the other runtimes' modules left out.
-await build({
-  entryPoints: { "collect_startup-deno": join(fixtures, "collect_startup.ts") },
-  outdir: out,
-  outExtension: { ".js": ".mjs" },
-  bundle: true,
-  splitting: true,
-  format: "esm",
-  platform: "neutral",
-  target: "es2022",
-  external: ["koffi", "node:*", "bun:ffi"],
-  logLevel: "warning",
-  plugins: [{
-    name: "deno-only",
-    setup(b) {
-      b.onResolve({ filter: /runtimes\/(node|bun)[a-z_]*\.ts$/ }, (a) => ({ path: a.path, namespace: "left-out" }));
-      b.onLoad({ filter: /.*/, namespace: "left-out" }, () => ({ contents: "export {};", loader: "js" }));
-    },
-  }],
-});
-writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
-// And the npm package exactly as published: dist/ from tsup (what `npm install handover` gives).
+// The packages exactly as published, from tsup: dist/ (what `npm install handover` gives) and jsr/activation.js
+// (what JSR serves Deno for @handover/handover/activation).
 spawnSync(bin("tsup"), [], { cwd: root, stdio: "ignore" });
 // The file each runtime's export condition resolves to.
 const collectFrom = (file) =>
-  `import { collect } from ${JSON.stringify(join(root, "dist", file))};\n` +
+  `import { collect } from ${JSON.stringify(join(root, file))};\n` +
   'const [fd] = collect("web");\nconst returned = performance.now();\n' +
   'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n';
 for (const build of ["node", "bun"]) {
-  writeFileSync(join(out, `collect-dist-${build}.mjs`), collectFrom(`${build}.js`));
-  writeFileSync(join(out, `collect_startup-dist-${build}.mjs`), collectFrom(`activation-${build}.js`));
+  writeFileSync(join(out, `collect-dist-${build}.mjs`), collectFrom(`dist/${build}.js`));
+  writeFileSync(join(out, `collect_startup-dist-${build}.mjs`), collectFrom(`dist/activation-${build}.js`));
   writeFileSync(join(out, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
 }
+writeFileSync(join(out, "collect_startup-jsr.mjs"), collectFrom("jsr/activation.js"));
 
 const floor = join(fixtures, "ffi_floor.mjs");
 const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
@@ -80,15 +58,14 @@ const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
 const rows = [
   {
     runtime: "deno",
-    form: "start-up entry, TypeScript modules (as from JSR)",
-    argv: (n) => deno(join(fixtures, `${n === "empty" ? "empty" : "collect_startup"}.ts`)),
+    form: "start-up entry as JSR serves it (jsr/activation.js)",
+    argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : join(out, "collect_startup-jsr.mjs")),
     goal: 3,
   },
   {
     runtime: "deno",
-    form: "start-up entry, one bundled module",
-    argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : join(out, "collect_startup-deno.mjs")),
-    goal: undefined,
+    form: "start-up entry, TypeScript modules (activation.ts)",
+    argv: (n) => deno(join(fixtures, `${n === "empty" ? "empty" : "collect_startup"}.ts`)),
   },
   { runtime: "deno", form: "main entry, TypeScript modules", argv: (n) => deno(join(fixtures, `${n}.ts`)) },
   {

@@ -20,7 +20,7 @@ import {
   parseSystemdU64,
   splitFdNames,
 } from "../src/activation.ts";
-import { FIXTURES, guarded, lastJson, run, RUNTIME, runtimeArgv, sleep } from "./_helpers.ts";
+import { FIXTURES, guarded, lastJson, run, runFixture, RUNTIME, runtimeArgv, sleep } from "./_helpers.ts";
 
 const REPORT = join(FIXTURES, "activation_report.ts");
 const VARIABLES = ["LISTEN_PID", "LISTEN_PIDFDID", "LISTEN_FDS", "LISTEN_FDNAMES", "LISTEN_FDS_FIRST_FD"];
@@ -64,15 +64,33 @@ interface Report {
   backendLoaded?: Attempt<string>;
 }
 
-/** The two ways in: the main entry (mod.ts) and the start-up entry (activation.ts), which must agree. */
+/**
+ * The ways in, which must agree: the main entry (mod.ts), the start-up entry (activation.ts) and the start-up
+ * entry as built for JSR (jsr/activation.js, Deno's; `npm test` builds it), in Deno only: in Bun and Node it
+ * says to install from npm (tested below).
+ */
 const ENTRIES = [
   { entry: "main", title: "" },
   { entry: "activation", title: " (start-up entry: activation.ts)" },
+  ...(RUNTIME === "deno" ? [{ entry: "jsr", title: " (start-up entry as built for JSR: jsr/activation.js)" }] : []),
 ] as const;
+
+it("the start-up entry as built for JSR is Deno's: in Bun and Node, collect() says to install from npm", {
+  skip: RUNTIME === "deno" ? "Deno runs it in the tests of every entry" : false,
+}, async () => {
+  const result = await runFixture("jsr_elsewhere.ts", [], {
+    env: { ...process.env, LISTEN_FDS: "1", LISTEN_PID: "1" },
+  });
+  assert.deepEqual(lastJson(result), {
+    name: "Error",
+    message:
+      "handover's JSR package is for Deno (jsr/activation.js): in Bun and Node, install the npm package, handover",
+  });
+});
 
 /** With the start-up entry and no LISTEN_PIDFDID, collect() ran on the start-up calls alone. */
 function assertStartupCallsAlone(found: Report, entry: string): void {
-  if (entry !== "activation") return;
+  if (entry === "main") return;
   assert.equal(found.backendLoaded?.code, "ERR_HANDOVER_NOT_READY", JSON.stringify(found.backendLoaded));
 }
 
@@ -544,7 +562,7 @@ for (const { entry, title } of ENTRIES) {
         const listed = runtime.listenFds;
         const collected = runtime.collected.web!;
         if (runtime.fdsLeft.length > 0) problems.push(`${where}: fds left open: ${runtime.fdsLeft}`);
-        if (entry === "activation" && runtime.backendLoaded?.code !== "ERR_HANDOVER_NOT_READY") {
+        if (entry !== "main" && runtime.backendLoaded?.code !== "ERR_HANDOVER_NOT_READY") {
           problems.push(`${where}: the start-up entry loaded the whole backend`);
         }
         // Whatever the outcome, the variables are gone afterwards, as with sd_listen_fds(1).
@@ -595,7 +613,7 @@ for (const { entry, title } of ENTRIES) {
       // The pidfd opened to learn our own inode is closed again.
       assert.deepEqual(results.map((r) => r.runtime.fdsLeft), [[], [], []]);
       // The start-up entry loads the whole backend for the pidfd check when LISTEN_PIDFDID is set.
-      if (entry === "activation") {
+      if (entry !== "main") {
         for (const r of results) assert.deepEqual(r.runtime.backendLoaded, { ok: true, value: RUNTIME });
       }
       assert.equal(own!.listenFds.value!.length, 1);

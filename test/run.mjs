@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the one node:test suite under Node (tsx), Node 24, Deno and Bun, every
 // runtime even when another fails, and ends with one line: "N passed, N failed".
+// It builds first (tsup), since the suite also tests the start-up entry as built for JSR.
 // Usage: node test/run.mjs [--only node,node24,deno,bun] [test files...]
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -100,6 +101,13 @@ function countJUnit(xml) {
 mkdirSync(out, { recursive: true });
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const lines = [];
+// The builds first: the suite also runs what JSR publishes (jsr/activation.js, a build of activation.ts).
+console.log("# building (tsup)");
+const build = spawnSync(bin("tsup"), [], { cwd: root, stdio: ["ignore", "ignore", "inherit"], timeout: 5 * 60 * 1000 });
+if (build.status !== 0) {
+  lines.push(`build: tsup exited ${build.status ?? build.signal} (counted as 1 failed)`);
+  totals.failed++;
+}
 for (const name of only) {
   const report = join(out, `${name}.xml`);
   rmSync(report, { force: true });
