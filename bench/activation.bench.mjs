@@ -13,8 +13,9 @@
 // for Deno also the start-up entry's TypeScript modules (activation.ts); and
 // each runtime's FFI alone (bench/fixtures/ffi_floor.mjs: open libc, bind
 // fcntl, one call; no handover), the floor under any library that must set
-// FD_CLOEXEC. Node runs in a clean environment (no NODE_OPTIONS,
-// NODE_EXTRA_CA_CERTS…).
+// FD_CLOEXEC; and an empty module imported (bench/fixtures/import_empty.mjs),
+// what importing any library costs. Node runs in a clean environment (no
+// NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
 // Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30; BENCH_ROWS=1,5 picks rows)
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -74,6 +75,11 @@ const rows = [
     argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : floor),
   },
   {
+    runtime: "deno",
+    form: "an empty module imported, no handover (reference)",
+    argv: (n) => deno(join(fixtures, n === "empty" ? "empty.ts" : "import_empty.mjs")),
+  },
+  {
     runtime: "bun",
     form: "start-up entry, npm package (dist/activation-bun.js)",
     argv: (n) => [bin("bun"), join(out, `${n === "empty" ? "empty" : "collect_startup"}-dist-bun.mjs`)],
@@ -88,6 +94,11 @@ const rows = [
     runtime: "bun",
     form: "FFI alone, no handover (floor)",
     argv: (n) => [bin("bun"), n === "empty" ? join(out, "empty-dist-bun.mjs") : floor],
+  },
+  {
+    runtime: "bun",
+    form: "an empty module imported, no handover (reference)",
+    argv: (n) => [bin("bun"), n === "empty" ? join(out, "empty-dist-bun.mjs") : join(fixtures, "import_empty.mjs")],
   },
 ];
 for (
@@ -113,6 +124,11 @@ for (
       runtime: label,
       form: "FFI alone, no handover (floor)",
       argv: (n) => [executable, n === "empty" ? join(out, "empty-dist-node.mjs") : floor],
+    },
+    {
+      runtime: label,
+      form: "an empty module imported, no handover (reference)",
+      argv: (n) => [executable, n === "empty" ? join(out, "empty-dist-node.mjs") : join(fixtures, "import_empty.mjs")],
     },
   );
 }
