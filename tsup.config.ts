@@ -45,12 +45,16 @@ const RUNTIME_MODULES = [
   "node_startup",
 ];
 
+/** What a stub in an npm build for one runtime says when another runtime loads it. */
+const npmBuildOnly = (file: string, runtime: string): string =>
+  `this build of handover (dist/${file}) is for ${runtime}: ` +
+  "other runtimes load dist/mod.js through the package's export conditions";
+
 /** Replaces the runtime modules a single-runtime build must not contain with stubs that throw `message`. */
 function only(
   runtime: "node" | "bun" | "deno",
   keep: readonly string[],
-  message = `this build of handover (dist/${runtime}.js) is for ${runtime}: ` +
-    "other runtimes load dist/mod.js through the package's export conditions",
+  message = npmBuildOnly(`${runtime}.js`, runtime),
 ): NonNullable<Options["esbuildPlugins"]>[number] {
   const leftOut = RUNTIME_MODULES.filter((name) => !keep.includes(name));
   const filter = new RegExp(`/runtimes/(${leftOut.join("|")})\\.ts$`);
@@ -89,10 +93,6 @@ function mainEntryAs(file: string): NonNullable<Options["esbuildPlugins"]>[numbe
     },
   };
 }
-
-const npmBuildOnly = (file: string, runtime: string): string =>
-  `this build of handover (dist/${file}) is for ${runtime}: ` +
-  "other runtimes load dist/mod.js through the package's export conditions";
 
 export default defineConfig([
   {

@@ -75,11 +75,6 @@ type Scan =
   | { readonly ok: true; readonly negative: boolean; readonly magnitude: bigint; readonly afterPrefix: string }
   | { readonly ok: false };
 
-/**
- * strtol(3)/strtoull(3) after systemd's `mangle_base()`: the magnitude and
- * sign of a whole string, or failure when there are no digits or anything
- * follows them.
- */
 // A plain decimal of 1 to 9 digits without a leading zero (what service managers write): its value, which
 // every parser below would give too (base 10, no sign, no spaces, below INT_MAX); otherwise undefined, and
 // the full scan decides. At start-up this spares the first run of the scan's BigInt code (about 0.2 ms).
@@ -94,6 +89,11 @@ function plainDecimal(text: string): number | undefined {
   return value;
 }
 
+/**
+ * strtol(3)/strtoull(3) after systemd's `mangle_base()`: the magnitude and
+ * sign of a whole string, or failure when there are no digits or anything
+ * follows them.
+ */
 function scanInteger(text: string): Scan {
   let s = text;
   let start = 0;
