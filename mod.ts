@@ -16,11 +16,10 @@
  * @module
  */
 
-import { loadBackend } from "./src/runtime.ts";
+import { loadActivation } from "./src/activation/collect.ts";
 
 export * from "./src/api.ts";
 
-// Load the FFI backend now so that the synchronous API works right after
-// import. A failure (say, Deno without --allow-ffi) is kept and thrown by the
-// first call that needs the backend, so importing never fails by itself.
-await loadBackend().catch(() => {});
+// Load the FFI now so that the synchronous API works right after import. A failure (say, Deno without
+// --allow-ffi) is kept and thrown by the first call that needs the FFI, so importing never fails by itself.
+await loadActivation(true);

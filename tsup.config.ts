@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { defineConfig, type Options } from "tsup";
 
 // The builds of the npm package, all from the same sources:
@@ -31,41 +31,34 @@ const common = {
   outDir: "dist",
 } as const satisfies Options;
 
-const RUNTIME_MODULES = [
-  "deno",
-  "deno_serve",
-  "deno_startup",
-  "bun",
-  "bun_serve",
-  "bun_stream",
-  "bun_startup",
-  "node",
-  "node_serve",
-  "node_stream",
-  "node_startup",
-];
-
 /** What a stub in an npm build for one runtime says when another runtime loads it. */
 const npmBuildOnly = (file: string, runtime: string): string =>
   `this build of handover (dist/${file}) is for ${runtime}: ` +
   "other runtimes load dist/mod.js through the package's export conditions";
 
-/** Replaces the runtime modules a single-runtime build must not contain with stubs that throw `message`. */
+/**
+ * Replaces every module under runtimes/ that a single-runtime build must not contain with a stub that throws
+ * `message`; `keep` lists what stays, as `runtime` (its whole folder) or `runtime/file`.
+ */
 function only(
   runtime: "node" | "bun" | "deno",
   keep: readonly string[],
   message = npmBuildOnly(`${runtime}.js`, runtime),
 ): NonNullable<Options["esbuildPlugins"]>[number] {
-  const leftOut = RUNTIME_MODULES.filter((name) => !keep.includes(name));
-  const filter = new RegExp(`/runtimes/(${leftOut.join("|")})\\.ts$`);
+  const kept = (path: string): boolean => {
+    const match = /\/runtimes\/([a-z]+)\/([a-z_]+)\.ts$/.exec(path);
+    return match === null || keep.includes(match[1]!) || keep.includes(`${match[1]}/${match[2]}`);
+  };
   return {
     name: `only-${runtime}`,
     setup(build) {
-      build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "other-runtime" }));
+      build.onResolve({ filter: /\/runtimes\// }, (args) => {
+        const path = `${args.resolveDir}/${args.path}`;
+        return kept(path) ? undefined : { path, namespace: "other-runtime" };
+      });
       build.onLoad({ filter: /.*/, namespace: "other-runtime" }, () => ({
         contents: `const message = ${JSON.stringify(message)};
 export function createBackend() { throw new Error(message); }
-export function createStartupCalls() { throw new Error(message); }
 export function openSocketStream() { throw new Error(message); }`,
         loader: "js",
       }));
@@ -73,86 +66,41 @@ export function openSocketStream() { throw new Error(message); }`,
   };
 }
 
-/**
- * The start-up entry's import of the main entry (by a computed specifier, `MAIN_ENTRY` in
- * src/activation_api.ts) as the main entry's build for the same runtime; and no static import of it.
- */
-function mainEntryAs(file: string): NonNullable<Options["esbuildPlugins"]>[number] {
-  const declaration = 'const MAIN_ENTRY = "../mod.ts";';
-  return {
-    name: "main-entry-as-build",
-    setup(build) {
-      build.onLoad({ filter: /\/src\/activation_api\.ts$/ }, (args) => {
-        const source = readFileSync(args.path, "utf8");
-        if (!source.includes(declaration)) throw new Error(`${args.path} no longer declares ${declaration}`);
-        return { contents: source.replace(declaration, `const MAIN_ENTRY = ${JSON.stringify(file)};`), loader: "ts" };
-      });
-      build.onResolve({ filter: /\/mod\.ts$/ }, (args) => {
-        throw new Error(`${args.importer} imports the main entry (${args.kind}) by a literal specifier`);
-      });
-    },
-  };
-}
+const BUN_KEEPS = ["bun", "node/serve", "node/stream"];
 
 export default defineConfig([
-  {
-    ...common,
-    entry: { node: "mod.ts" },
-    format: ["esm"],
-    splitting: false,
-    esbuildPlugins: [only("node", ["node", "node_serve", "node_stream", "node_startup"])],
-  },
-  {
-    ...common,
-    entry: { bun: "mod.ts" },
-    format: ["esm"],
-    splitting: false,
-    esbuildPlugins: [only("bun", ["bun", "bun_serve", "bun_stream", "bun_startup", "node_serve", "node_stream"])],
-  },
-  // The start-up entry (handover/activation), one module per runtime: collect() on fcntl alone. What only
-  // launchd or LISTEN_PIDFDID need is the main entry, which it imports (the same runtime's build) only then.
+  { ...common, entry: { node: "mod.ts" }, format: ["esm"], splitting: false, esbuildPlugins: [only("node", ["node"])] },
+  { ...common, entry: { bun: "mod.ts" }, format: ["esm"], splitting: false, esbuildPlugins: [only("bun", BUN_KEEPS)] },
+  // The start-up entry (handover/activation), one module per runtime. Minified: Bun's and Node's start-up cost
+  // grows with the bytes they parse.
   {
     ...common,
     entry: { "activation-node": "activation.ts" },
     format: ["esm"],
     splitting: false,
-    // Minified: Bun's and Node's start-up cost grows with the bytes they parse.
     minify: true,
-    esbuildPlugins: [
-      mainEntryAs("./node.js"),
-      only("node", ["node_startup"], npmBuildOnly("activation-node.js", "node")),
-    ],
+    esbuildPlugins: [only("node", ["node"], npmBuildOnly("activation-node.js", "node"))],
   },
   {
     ...common,
     entry: { "activation-bun": "activation.ts" },
     format: ["esm"],
     splitting: false,
-    // Minified: Bun's and Node's start-up cost grows with the bytes they parse.
     minify: true,
-    esbuildPlugins: [mainEntryAs("./bun.js"), only("bun", ["bun_startup"], npmBuildOnly("activation-bun.js", "bun"))],
+    esbuildPlugins: [only("bun", BUN_KEEPS, npmBuildOnly("activation-bun.js", "bun"))],
   },
+  // Every runtime's FFI a chunk of its own behind import(), as in dist/mod.js (bun:ffi, koffi).
+  { ...common, entry: { activation: "activation.ts" }, format: ["esm"], dts: true, splitting: true },
   {
     ...common,
-    entry: { activation: "activation.ts" },
-    format: ["esm"],
-    dts: true,
-    // Every runtime's start-up module a chunk of its own behind import(), as in dist/mod.js (bun:ffi, koffi).
-    splitting: true,
-    esbuildPlugins: [mainEntryAs("./mod.js")],
-  },
-  {
-    ...common,
-    entry: { activation: "src/activation_api.ts" },
+    entry: { activation: "src/activation/exports.ts" },
     format: ["cjs"],
     dts: true,
     splitting: false,
     shims: true,
-    esbuildPlugins: [mainEntryAs("./mod.cjs")],
   },
   // The start-up entry for JSR, which is handover's package for Deno (Bun and Node install from npm): one ES
-  // module with Deno's start-up calls inside, where activation.ts is a dozen TypeScript modules (about 1.5 ms
-  // more at every start). The main entry stays the package's TypeScript, imported only when needed.
+  // module with Deno's FFI inside, where activation.ts is a dozen TypeScript modules.
   {
     ...common,
     platform: "neutral",
@@ -163,10 +111,9 @@ export default defineConfig([
     banner: { js: '// @ts-self-types="../activation.ts"' },
     splitting: false,
     esbuildPlugins: [
-      mainEntryAs("../mod.ts"),
       only(
         "deno",
-        ["deno_startup"],
+        ["deno"],
         "handover's JSR package is for Deno (jsr/activation.js): in Bun and Node, install the npm package, handover",
       ),
     ],

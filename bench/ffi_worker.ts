@@ -2,12 +2,12 @@
 // socketpair()+2×close() through handover's API, and MB/s through
 // openSocketStream() on a pair. Prints one JSON line.
 import { close, openSocketStream, socketpair } from "../mod.ts";
-import { system } from "../src/system.ts";
+import { openLibrary, system } from "../src/ffi/system.ts";
 
 const [calls, pairs, megabytes] = process.argv.slice(2).map(Number) as [number, number, number];
 const { backend } = system();
 // labs() is the cheapest libc function there is: what remains is the FFI's own cost.
-const { labs } = backend.open(backend.libcPath, { labs: { parameters: ["i32"], result: "i32" } } as const);
+const { labs } = openLibrary(backend.libcPath, { labs: { parameters: ["i32"], result: "i32" } } as const);
 
 let sink = 0;
 for (let i = 0; i < calls / 10; i++) sink += labs((-i) | 0);

@@ -6,18 +6,12 @@ import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { close, waitForFd } from "../mod.ts";
-import { closeNotifySocket } from "../src/notify.ts";
-import { bindSocket, openSocket, setIntOption } from "../src/socket.ts";
-import {
-  cBuffer,
-  controlSpace,
-  type Credentials,
-  decodeControl,
-  decodeMessageResult,
-  encodeMessage,
-  readInt32,
-} from "../src/structs.ts";
-import { check, failure, system } from "../src/system.ts";
+import { closeNotifySocket } from "../src/notify/transport.ts";
+import { bindSocket, openSocket, setIntOption } from "../src/fd/socket.ts";
+import { cBuffer, readInt32 } from "../src/sys/memory.ts";
+import { controlSpace, decodeControl, decodeMessageResult, encodeMessage } from "../src/sys/msghdr.ts";
+import type { Credentials } from "../src/sys/../types.ts";
+import { check, failure, system } from "../src/ffi/system.ts";
 
 const decoder = new TextDecoder();
 

@@ -28,12 +28,12 @@ import {
   watchdogInterval,
   type WatchdogKeepAlive,
 } from "../mod.ts";
-import { statFd } from "../src/inspect.ts";
-import { closeNotifySocket, notifySocketFd } from "../src/notify.ts";
-import { encodeNotifyMessage } from "../src/notify_message.ts";
-import { bindSocket, openSocket } from "../src/socket.ts";
-import { encodeSocketAddress } from "../src/structs.ts";
-import { system } from "../src/system.ts";
+import { statFd } from "../src/fd/inspect.ts";
+import { closeNotifySocket, notifySocketFd } from "../src/notify/transport.ts";
+import { encodeNotifyMessage } from "../src/notify/message.ts";
+import { bindSocket, openSocket } from "../src/fd/socket.ts";
+import { encodeSocketAddress } from "../src/sys/sockaddr.ts";
+import { system } from "../src/ffi/system.ts";
 import { FIXTURES, guarded, lastJson, run, runFixture, runtimeArgv, sleep } from "./_helpers.ts";
 import { NotifyReceiver, pipe, readText, useNotifySocket, withReceiver, writeText } from "./_notify.ts";
 
@@ -798,7 +798,7 @@ it(
       libc.listen(listener, 8);
       useNotifySocket(`vsock-stream:1:${port}`);
       const sending = notify("READY=1");
-      const { acceptConnection } = await import("../src/socket.ts");
+      const { acceptConnection } = await import("../src/fd/socket.ts");
       const { waitForFd } = await import("../mod.ts");
       await waitForFd(listener, "readable", { timeoutMs: 5000 });
       const conn = acceptConnection(listener)!;

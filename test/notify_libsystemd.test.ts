@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { it } from "node:test";
 import { childStdio, close, formatNotifyState, type NotifyState, notifySync } from "../mod.ts";
-import { statFd } from "../src/inspect.ts";
+import { statFd } from "../src/fd/inspect.ts";
 import { FIXTURES, guarded, lastJson, run } from "./_helpers.ts";
 import { type Notification, pipe, withReceiver } from "./_notify.ts";
 

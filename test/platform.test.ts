@@ -3,16 +3,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { it } from "node:test";
 import { close, fdFlags, HandoverError, socketpair } from "../mod.ts";
-import type { StartupModule } from "../src/backend.ts";
-import { DARWIN, LINUX } from "../src/constants.ts";
-import { FD_FLAG_COMMANDS } from "../src/startup_symbols.ts";
-import { errnoError, errnoName, errnoNumber } from "../src/errno.ts";
-import { openFirst } from "../src/library.ts";
-import { platformOf } from "../src/platform.ts";
-import { currentBackend } from "../src/system.ts";
-import { cBuffer } from "../src/structs.ts";
-import { LAUNCHD_SYMBOLS, LIBC_SYMBOLS, resolveSymbols } from "../src/symbols.ts";
-import { system } from "../src/system.ts";
+import { DARWIN, LINUX } from "../src/sys/constants.ts";
+import { errnoError, errnoName, errnoNumber } from "../src/sys/errno.ts";
+import { openFirst } from "../src/ffi/library.ts";
+import { platformOf } from "../src/sys/platform.ts";
+import { cBuffer } from "../src/sys/memory.ts";
+import { LAUNCHD_SYMBOLS, LIBC_SYMBOLS } from "../src/ffi/symbols.ts";
+import { resolveSymbols } from "../src/ffi/bind.ts";
+import { currentBackend, libc, openLibrary, system } from "../src/ffi/system.ts";
 import { lastJson, ROOT, runFixture, RUNTIME } from "./_helpers.ts";
 
 function sources(dir: string): string[] {
@@ -39,21 +37,21 @@ const importsOf = (file: string): string[] =>
   [...code(file).matchAll(/(?:import|export)[^"';]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']/g)]
     .map((m) => m[1] ?? m[2]!);
 
-it("only src/runtime.ts and src/startup_loader.ts import runtimes/, and each backend names only its own FFI", () => {
-  const loaders = [join("src", "runtime.ts"), join("src", "startup_loader.ts")];
+it("only src/ffi/loader.ts imports runtimes/, and each runtime's files name only its own FFI", () => {
+  const loader = join("src", "ffi", "loader.ts");
   for (const file of [...sources("src"), "mod.ts", "activation.ts", ...sources("runtimes")]) {
     const intoRuntimes = importsOf(file).filter((i) => i.includes("runtimes/"));
-    if (!loaders.includes(file)) assert.deepEqual(intoRuntimes, [], `${file} imports ${intoRuntimes}`);
+    if (file !== loader) assert.deepEqual(intoRuntimes, [], `${file} imports ${intoRuntimes}`);
   }
-  for (const kind of ["", "_startup"]) {
-    assert.doesNotMatch(code(`runtimes/deno${kind}.ts`), /bun:ffi|koffi/);
-    assert.doesNotMatch(code(`runtimes/bun${kind}.ts`), /Deno\.|koffi/);
-    assert.doesNotMatch(code(`runtimes/node${kind}.ts`), /Deno\.|bun:ffi/);
-  }
+  for (const file of sources(join("runtimes", "deno"))) assert.doesNotMatch(code(file), /bun:ffi|koffi/, file);
+  for (const file of sources(join("runtimes", "bun"))) assert.doesNotMatch(code(file), /Deno\.|koffi/, file);
+  for (const file of sources(join("runtimes", "node"))) assert.doesNotMatch(code(file), /Deno\.|bun:ffi/, file);
+  // One folder per runtime, and nothing else there.
+  assert.deepEqual(readdirSync(join(ROOT, "runtimes")).sort(), ["bun", "deno", "node"]);
 });
 
-it("the start-up entry loads only the environment rules and the start-up calls until the environment asks for more", () => {
-  // Every module activation.ts reaches through static imports (dynamic ones load only when called for).
+/** Every module `entry` reaches through static imports (dynamic ones load only when called for). */
+function staticGraph(...entries: string[]): Set<string> {
   const reached = new Set<string>();
   const visit = (file: string): void => {
     if (reached.has(file)) return;
@@ -63,49 +61,52 @@ it("the start-up entry loads only the environment rules and the start-up calls u
       if (target.startsWith(".") && !/^(?:import|export) type /.test(spec[0])) visit(join(dirname(file), target));
     }
   };
-  visit("activation.ts");
-  for (const runtime of ["deno", "bun", "node"]) visit(join("runtimes", `${runtime}_startup.ts`));
+  for (const entry of entries) visit(entry);
+  return reached;
+}
+
+it("the start-up entry is a subset of the main entry's module graph: activation and the FFI, no notify, serving or fd passing", () => {
+  const runtimes = ["deno", "bun", "node"].map((runtime) => join("runtimes", runtime, "ffi.ts"));
+  const startup = staticGraph("activation.ts", ...runtimes);
+  const main = staticGraph("mod.ts", ...runtimes);
+  const entries = ["activation.ts", join("src", "activation", "exports.ts")];
+  for (const file of startup) {
+    if (!entries.includes(file)) assert.ok(main.has(file), `${file} is not in mod.ts's graph`);
+  }
   assert.deepEqual(
-    [...reached].sort(),
+    [...startup].sort(),
     [
-      "activation.ts",
-      ...["activation", "activation_api", "collect", "errors", "ffi", "library", "platform"]
-        .map((name) => join("src", `${name}.ts`)),
-      ...["startup", "startup_loader", "startup_symbols"].map((name) => join("src", `${name}.ts`)),
-      ...["bun_startup", "deno_startup", "node_startup"].map((name) => join("runtimes", `${name}.ts`)),
+      ...entries,
+      join("src", "init.ts"),
+      ...["collect", "environment"].map((name) => join("src", "activation", `${name}.ts`)),
+      ...["bind", "library", "loader", "symbols", "system"].map((name) => join("src", "ffi", `${name}.ts`)),
+      ...["constants", "errno", "errors", "layout", "platform"].map((name) => join("src", "sys", `${name}.ts`)),
+      ...runtimes,
+      join("runtimes", "node", "koffi.ts"),
     ].sort(),
   );
 });
 
-it("the start-up calls of this runtime read errno right after a failed fcntl, and the fd flag numbers are the platforms'", async () => {
-  const { createStartupCalls } = await import(`../runtimes/${RUNTIME}_startup.ts`) as StartupModule;
-  const calls = createStartupCalls();
-  assert.equal(calls.runtime, RUNTIME);
-  assert.equal(calls.pid, process.pid);
-  assert.equal(calls.fcntl(987654, FD_FLAG_COMMANDS.F_GETFD, 0), -1);
-  assert.equal(calls.errno(), 9); // EBADF
+it("fcntl reads errno right after a failure in this runtime, and the fd flag numbers are the platforms'", () => {
+  const { libc, backend, c } = system();
+  assert.equal(backend.runtime, RUNTIME);
+  assert.equal(backend.pid, process.pid);
+  assert.equal(libc.fcntl(987654, c.F_GETFD, 0), -1);
+  assert.equal(backend.errno(), 9); // EBADF
   const [a, b] = socketpair("stream");
   try {
-    const flags = calls.fcntl(a, FD_FLAG_COMMANDS.F_GETFD, 0);
-    assert.equal(flags & FD_FLAG_COMMANDS.FD_CLOEXEC, FD_FLAG_COMMANDS.FD_CLOEXEC);
-    assert.equal(calls.fcntl(a, FD_FLAG_COMMANDS.F_SETFD, 0), 0);
+    const flags = libc.fcntl(a, c.F_GETFD, 0);
+    assert.equal(flags & c.FD_CLOEXEC, c.FD_CLOEXEC);
+    assert.equal(libc.fcntl(a, c.F_SETFD, 0), 0);
     assert.equal(fdFlags(a).closeOnExec, false);
-    assert.equal(calls.fcntl(a, FD_FLAG_COMMANDS.F_SETFD, FD_FLAG_COMMANDS.FD_CLOEXEC), 0);
+    assert.equal(libc.fcntl(a, c.F_SETFD, c.FD_CLOEXEC), 0);
     assert.equal(fdFlags(a).closeOnExec, true);
   } finally {
     close(a);
     close(b);
   }
-  for (const [os, constants] of [["linux", LINUX], ["darwin", DARWIN]] as const) {
-    assert.deepEqual(
-      {
-        F_GETFD: constants.F_GETFD,
-        F_SETFD: constants.F_SETFD,
-        FD_CLOEXEC: constants.FD_CLOEXEC,
-        EBADF: errnoNumber(os, "EBADF"),
-      },
-      FD_FLAG_COMMANDS,
-    );
+  for (const constants of [LINUX, DARWIN]) {
+    assert.deepEqual([constants.F_GETFD, constants.F_SETFD, constants.FD_CLOEXEC], [1, 2, 1]);
   }
 });
 
@@ -135,7 +136,7 @@ it("the backend for this runtime is the one detection chose", () => {
   assert.equal(backend.runtime, RUNTIME);
   assert.equal(backend.runtime, process.env.HANDOVER_TEST_RUNTIME?.replace("24", "") ?? backend.runtime);
   assert.equal(backend.platform.os, "linux");
-  assert.equal(backend.libc.getpid(), process.pid);
+  assert.equal(libc().getpid(), process.pid);
 });
 
 it("errno is read right after a failed call, in every backend", () => {
@@ -153,7 +154,7 @@ it("the address of a subarray is its buffer's address plus its byteOffset", () =
 });
 
 it("a library that does not load fails with ELIBACC naming the runtime and every path", () => {
-  assert.throws(() => system().backend.open("/nonexistent/libmissing.so", LAUNCHD_SYMBOLS), (e: unknown) => {
+  assert.throws(() => openLibrary("/nonexistent/libmissing.so", LAUNCHD_SYMBOLS), (e: unknown) => {
     assert.ok(e instanceof HandoverError);
     assert.equal(e.code, "ELIBACC");
     assert.match(e.message, new RegExp(`${RUNTIME} backend could not load /nonexistent/libmissing.so`));

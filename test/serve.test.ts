@@ -17,7 +17,7 @@ import {
 } from "./_activate.ts";
 import { guarded, openFds, RUNTIME } from "./_helpers.ts";
 import { adopt, close, describeFd, exitWhenIdle, HandoverError, socketpair } from "../mod.ts";
-import { bindSocket, listenSocket, openSocket } from "../src/socket.ts";
+import { bindSocket, listenSocket, openSocket } from "../src/fd/socket.ts";
 
 // The runtime's own HTTP server and stream listener, as the fixture names them.
 const nativeHttp = RUNTIME === "node" ? "node-http" : "native-http";

@@ -14,8 +14,8 @@ import {
   sendFdsSync,
   socketpair,
 } from "../mod.ts";
-import { cBuffer, readInt32 } from "../src/structs.ts";
-import { check, system } from "../src/system.ts";
+import { cBuffer, readInt32 } from "../src/sys/memory.ts";
+import { check, system } from "../src/ffi/system.ts";
 import { guarded, lastJson, run, RUNTIME, runtimeArgv } from "./_helpers.ts";
 import { join } from "node:path";
 import { FIXTURES } from "./_helpers.ts";

@@ -1,20 +1,11 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { DARWIN, LINUX } from "../src/constants.ts";
-import { layoutsFor } from "../src/layout.ts";
-import {
-  controlSpace,
-  decodeControl,
-  decodeMessageResult,
-  decodeSocketAddress,
-  encodeControl,
-  encodeEpollEvent,
-  encodeMessage,
-  encodeSocketAddress,
-  formatIPv6,
-  parseIPv6,
-  type SocketAddress,
-} from "../src/structs.ts";
+import { DARWIN, LINUX } from "../src/sys/constants.ts";
+import { layoutsFor } from "../src/sys/layout.ts";
+import { controlSpace, decodeControl, decodeMessageResult, encodeControl, encodeMessage } from "../src/sys/msghdr.ts";
+import { decodeSocketAddress, encodeSocketAddress, formatIPv6, parseIPv6 } from "../src/sys/sockaddr.ts";
+import { encodeEpollEvent } from "../src/sys/poll.ts";
+import type { SocketAddress } from "../src/sys/../types.ts";
 import { HandoverError } from "../mod.ts";
 
 const linux = layoutsFor({ os: "linux", arch: "x86_64" });

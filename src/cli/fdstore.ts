@@ -7,10 +7,10 @@
  * @module
  */
 
-import { close } from "../fd.ts";
-import { statFd } from "../inspect.ts";
-import { encodePollfds, pollRevents } from "../structs.ts";
-import { system } from "../system.ts";
+import { close } from "../fd/fd.ts";
+import { statFd } from "../fd/inspect.ts";
+import { encodePollfds, pollRevents } from "../sys/poll.ts";
+import { system } from "../ffi/system.ts";
 
 /** One stored fd. */
 export interface StoredFd {

@@ -8,8 +8,8 @@
 
 import { lstatSync, unlinkSync } from "node:fs";
 import { resolve } from "node:path";
-import { close } from "../fd.ts";
-import { HandoverError } from "../errors.ts";
+import { close } from "../fd/fd.ts";
+import { HandoverError } from "../sys/errors.ts";
 import {
   bindSocket,
   connectSocket,
@@ -18,9 +18,9 @@ import {
   localAddress,
   openSocket,
   setIntOption,
-} from "../socket.ts";
-import type { SocketAddress } from "../structs.ts";
-import { system } from "../system.ts";
+} from "../fd/socket.ts";
+import type { SocketAddress } from "../sys/../types.ts";
+import { system } from "../ffi/system.ts";
 import type { SocketSpec } from "./spec.ts";
 
 /** A bound socket of the launcher. */

@@ -7,8 +7,8 @@
  */
 
 import { existsSync } from "node:fs";
-import { loadBackend } from "../runtime.ts";
-import { system } from "../system.ts";
+import { loadBackend } from "../ffi/loader.ts";
+import { system } from "../ffi/system.ts";
 import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
 import type { LaunchOptions } from "./args.ts";
 import { FdStore } from "./fdstore.ts";

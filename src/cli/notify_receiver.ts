@@ -10,18 +10,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { close } from "../fd.ts";
-import { bindSocket, openSocket, setIntOption } from "../socket.ts";
-import {
-  cBuffer,
-  controlSpace,
-  type Credentials,
-  decodeControl,
-  decodeMessageResult,
-  type EncodedMessage,
-  encodeMessage,
-} from "../structs.ts";
-import { failure, system } from "../system.ts";
+import { close } from "../fd/fd.ts";
+import { bindSocket, openSocket, setIntOption } from "../fd/socket.ts";
+import { cBuffer } from "../sys/memory.ts";
+import { controlSpace, decodeControl, decodeMessageResult, type EncodedMessage, encodeMessage } from "../sys/msghdr.ts";
+import type { Credentials } from "../sys/../types.ts";
+import { failure, system } from "../ffi/system.ts";
 
 /** The most bytes systemd reads of one notification (NOTIFY_BUFFER_MAX is 4096; it drops longer ones). */
 export const NOTIFY_MAX_BYTES = 4096;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { SocketAddress } from "../structs.ts";
+import type { SocketAddress } from "../sys/../types.ts";
 
 /** The socket types a spec may name. `http` and `https` are TCP listeners printed as URLs. */
 export type SpecKind = "tcp" | "http" | "https" | "unix" | "udp" | "seqpacket";

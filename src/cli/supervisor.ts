@@ -11,8 +11,8 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
-import { childStdio } from "../child.ts";
-import { close } from "../fd.ts";
+import { childStdio } from "../fd/child.ts";
+import { close } from "../fd/fd.ts";
 import type { LaunchOptions } from "./args.ts";
 import type { FdStore } from "./fdstore.ts";
 import type { Listener } from "./listeners.ts";

@@ -8,7 +8,7 @@
 
 import { accessSync, constants as fsConstants } from "node:fs";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
-import { formatAddress } from "../socket.ts";
+import { formatAddress } from "../fd/socket.ts";
 import { UsageError } from "./args.ts";
 import type { GenerateOptions } from "./args.ts";
 import type { SocketSpec } from "./spec.ts";

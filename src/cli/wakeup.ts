@@ -11,9 +11,9 @@
  * @module
  */
 
-import { HandoverError } from "../errors.ts";
-import { encodePollfds, pollRevents } from "../structs.ts";
-import { check, failure, system } from "../system.ts";
+import { HandoverError } from "../sys/errors.ts";
+import { encodePollfds, pollRevents } from "../sys/poll.ts";
+import { check, failure, system } from "../ffi/system.ts";
 
 /** Which signal the kernel sends for readiness on this platform. */
 function wakeSignal(): "SIGURG" | "SIGIO" {

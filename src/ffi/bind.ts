@@ -1,0 +1,169 @@
+/**
+ * Binding a neutral symbol table (`src/ffi/symbols.ts`) through a runtime's
+ * FFI: resolve it for the platform, bind each function at its first use,
+ * adapt results to the table's JS types.
+ *
+ * @module
+ */
+
+import { HandoverError } from "../sys/errors.ts";
+import type { ForeignFunctions, NativeType, Platform, RawFunction, ResolvedSymbol, SymbolTable } from "../types.ts";
+export type { ForeignFunctions, NativeType, ResolvedSymbol, SymbolDefinition, SymbolTable } from "../types.ts";
+
+/**
+ * The functions of a table that exist on a platform, with their exported
+ * names and the stack padding Apple's arm64 ABI needs for variadic calls.
+ *
+ * @param table The neutral table.
+ * @param platform The platform to bind for.
+ * @returns What a backend declares to its FFI.
+ *
+ * @example
+ * ```ts
+ * import { resolveSymbols } from "./bind.ts";
+ * import { LIBC_SYMBOLS } from "./symbols.ts";
+ * const linux = resolveSymbols(LIBC_SYMBOLS, { os: "linux", arch: "x86_64" });
+ * linux.some((s) => s.name === "accept4"); // true
+ * ```
+ */
+export function resolveSymbols(table: SymbolTable, platform: Platform): ResolvedSymbol[] {
+  const resolved: ResolvedSymbol[] = [];
+  for (const [name, definition] of Object.entries(table)) {
+    if (definition.os !== undefined && definition.os !== platform.os) continue;
+    const symbol = definition.symbol?.[`${platform.os}-${platform.arch}`] ?? name;
+    let parameters: readonly NativeType[] = definition.parameters;
+    let padAt = -1;
+    let padCount = 0;
+    if (definition.variadic !== undefined && platform.os === "darwin" && platform.arch === "aarch64") {
+      // x0..x7 carry register arguments; fill them so the variadic ones go to the stack.
+      padAt = definition.variadic;
+      padCount = Math.max(0, 8 - definition.variadic);
+      const padding: NativeType[] = new Array(padCount).fill("usize");
+      parameters = [
+        ...definition.parameters.slice(0, padAt),
+        ...padding,
+        // Each variadic argument takes a whole 8-byte stack slot.
+        ...definition.parameters.slice(padAt).map((): NativeType => "usize"),
+      ];
+    }
+    resolved.push({ name, symbol, parameters, result: definition.result, padAt, padCount });
+  }
+  return resolved;
+}
+
+/**
+ * Wraps the raw functions a backend bound so that they follow the table's
+ * JS types in every dialect: `isize` results as numbers, `pointer` results
+ * as bigints, padding inserted where {@link resolveSymbols} asked for it.
+ * Functions that need none of this are returned as they are (no extra call).
+ *
+ * @param resolved What the backend bound.
+ * @param raw The functions its FFI returned, by name.
+ * @returns The functions, typed by the table.
+ *
+ * @example
+ * ```ts ignore
+ * const libc = adaptFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), lib.symbols);
+ * ```
+ */
+export function adaptFunctions<T extends SymbolTable>(
+  resolved: readonly ResolvedSymbol[],
+  raw: Readonly<Record<string, RawFunction>>,
+): ForeignFunctions<T> {
+  const functions: Record<string, RawFunction> = {};
+  for (const s of resolved) {
+    const call = raw[s.name];
+    if (typeof call !== "function") throw new TypeError(`The backend did not bind ${s.symbol}`);
+    let fn = call;
+    if (s.padCount > 0) {
+      const { padAt, padCount } = s;
+      const inner = fn;
+      fn = (...args: unknown[]) =>
+        inner(
+          ...args.slice(0, padAt),
+          ...new Array(padCount).fill(0),
+          ...args.slice(padAt).map((a) => BigInt(a as number)),
+        );
+    }
+    if (s.result === "isize") {
+      const inner = fn;
+      fn = (...args: unknown[]) => Number(inner(...args));
+    } else if (s.result === "pointer") {
+      const inner = fn;
+      fn = (...args: unknown[]) => BigInt(inner(...args) ?? 0);
+    }
+    functions[s.name] = fn;
+  }
+  return functions as unknown as ForeignFunctions<T>;
+}
+
+/**
+ * The functions of a table, each bound through `bindOne` the first time it
+ * is used and adapted like {@link adaptFunctions}. A process that calls five
+ * functions pays for five bindings, not for the whole table: in Deno each
+ * binding compiles a trampoline (about 0.1 ms), which made loading the
+ * backend the largest part of `collect()`'s start-up time.
+ *
+ * @param resolved The functions to offer (from {@link resolveSymbols}).
+ * @param bindOne Binds one function through the runtime's FFI; may throw.
+ * @param where The runtime and library, for the error when binding fails.
+ * @returns The functions, typed by the table.
+ * @throws {HandoverError} `ELIBACC` when a function is first used and cannot be bound.
+ *
+ * @example Bind libc lazily
+ * ```ts ignore
+ * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), bindWithFfi, { runtime, path });
+ * ```
+ */
+export function lazyFunctions<T extends SymbolTable>(
+  resolved: readonly ResolvedSymbol[],
+  bindOne: (symbol: ResolvedSymbol) => RawFunction,
+  where: { readonly runtime: string; readonly path: string },
+): ForeignFunctions<T> {
+  const functions: Record<string, unknown> = {};
+  for (const s of resolved) {
+    Object.defineProperty(functions, s.name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        let bound;
+        try {
+          bound = adaptFunctions([s], { [s.name]: bindOne(s) })[s.name];
+        } catch (cause) {
+          throw new HandoverError(
+            "ELIBACC",
+            `handover's ${where.runtime} backend could not bind ${s.symbol} from ${where.path}: ${cause}`,
+            { cause },
+          );
+        }
+        Object.defineProperty(functions, s.name, {
+          value: bound,
+          enumerable: true,
+          writable: false,
+          configurable: false,
+        });
+        return bound;
+      },
+    });
+  }
+  return functions as ForeignFunctions<T>;
+}
+
+/**
+ * Binds every function of a lazily bound table now, so that a library that
+ * lacks one of them fails at once (for libraries other than libc, like
+ * launchd's, which have only a few functions).
+ *
+ * @param functions What {@link lazyFunctions} returned.
+ * @returns The same functions, all bound.
+ * @throws {HandoverError} `ELIBACC` when one cannot be bound.
+ *
+ * @example
+ * ```ts ignore
+ * const launchd = bindAll(lazyFunctions<LaunchdSymbols>(resolved, bindOne, { runtime, path }));
+ * ```
+ */
+export function bindAll<T extends SymbolTable>(functions: ForeignFunctions<T>): ForeignFunctions<T> {
+  for (const name of Object.keys(functions)) void functions[name as keyof typeof functions];
+  return functions;
+}

@@ -1,0 +1,128 @@
+/**
+ * Runtime detection, and the only module that loads from `runtimes/`: each
+ * runtime's FFI (`runtimes/<name>/ffi.ts`), stream and serving adapters, with
+ * a dynamic `import()` for the runtime {@link detectRuntime} names, so Node
+ * never resolves `bun:ffi` and Deno and Bun never load koffi.
+ *
+ * @module
+ */
+
+import { HandoverError } from "../sys/errors.ts";
+import type { Backend, BackendModule, RuntimeName, ServeAdapter, StreamAdapterModule } from "../types.ts";
+import { currentBackend, installBackend } from "./system.ts";
+
+interface RuntimeGlobals {
+  Deno?: { version?: { deno?: string } };
+  Bun?: unknown;
+  process?: { versions?: { node?: string; bun?: string } };
+}
+
+/**
+ * Which runtime this is: Deno first (it also defines `process`), then Bun,
+ * then Node.
+ *
+ * @returns `deno`, `bun` or `node`.
+ * @throws {HandoverError} `ENOTSUP` in any other JavaScript environment.
+ *
+ * @example Under deno test
+ * ```ts
+ * import { detectRuntime } from "./loader.ts";
+ * detectRuntime(); // "deno"
+ * ```
+ */
+export function detectRuntime(): RuntimeName {
+  const g = globalThis as RuntimeGlobals;
+  if (typeof g.Deno?.version?.deno === "string") return "deno";
+  if (g.Bun !== undefined || typeof g.process?.versions?.bun === "string") return "bun";
+  if (typeof g.process?.versions?.node === "string") return "node";
+  throw new HandoverError("ENOTSUP", "handover runs in Deno, Bun or Node, and this is none of them");
+}
+
+function importBackend(runtime: RuntimeName): Promise<BackendModule> {
+  switch (runtime) {
+    case "deno":
+      return import("../../runtimes/deno/ffi.ts");
+    case "bun":
+      return import("../../runtimes/bun/ffi.ts");
+    case "node":
+      return import("../../runtimes/node/ffi.ts");
+  }
+}
+
+let loading: Promise<Backend> | undefined;
+
+/**
+ * Loads this runtime's backend once and installs it for the core
+ * (`src/ffi/system.ts`); later calls return the same promise. Creating a
+ * backend binds no C function: each is bound at its first use.
+ *
+ * @returns The backend.
+ * @throws {HandoverError} `ELIBACC` when the C library cannot be loaded, `ENOTSUP` on an unknown platform.
+ *
+ * @example
+ * ```ts
+ * import { loadBackend } from "./loader.ts";
+ * const backend = await loadBackend();
+ * backend.pid > 0; // true
+ * ```
+ */
+export function loadBackend(): Promise<Backend> {
+  loading ??= (async () => {
+    try {
+      installBackend((await importBackend(detectRuntime())).createBackend());
+    } catch (error) {
+      installBackend(undefined, error);
+    }
+    return currentBackend();
+  })();
+  return loading;
+}
+
+let streams: Promise<StreamAdapterModule> | undefined;
+
+/**
+ * Loads this runtime's socket-stream adapter once: `node:net` for Node and
+ * Deno, `Bun.connect` for Bun.
+ *
+ * @returns The adapter module.
+ *
+ * @example
+ * ```ts ignore
+ * const adapter = await loadStreamAdapter();
+ * ```
+ */
+export function loadStreamAdapter(): Promise<StreamAdapterModule> {
+  streams ??= detectRuntime() === "bun"
+    ? import("../../runtimes/bun/stream.ts")
+    : import("../../runtimes/node/stream.ts");
+  return streams;
+}
+
+let serving: Promise<ServeAdapter> | undefined;
+
+/**
+ * Loads this runtime's serving adapter once: `Deno.serve`/`Deno.listen`,
+ * `Bun.serve`/`Bun.listen`/`Bun.udpSocket`, or `node:http` with srvx. Each
+ * also handles `node:net`/`node:http`/`node:dgram` servers in its runtime.
+ *
+ * @returns The adapter module.
+ *
+ * @example
+ * ```ts ignore
+ * const adapter = await loadServeAdapter();
+ * ```
+ */
+export function loadServeAdapter(): Promise<ServeAdapter> {
+  serving ??= (async (): Promise<ServeAdapter> => {
+    await loadBackend();
+    switch (detectRuntime()) {
+      case "deno":
+        return await import("../../runtimes/deno/serve.ts");
+      case "bun":
+        return await import("../../runtimes/bun/serve.ts");
+      case "node":
+        return await import("../../runtimes/node/serve.ts");
+    }
+  })();
+  return serving;
+}

@@ -1,0 +1,185 @@
+/**
+ * The loaded backend, the C library bound on it, the platform's constants
+ * and layouts, and the one place where a failed C call becomes a
+ * {@link HandoverError}. Holds state only: `src/ffi/loader.ts` installs the
+ * backend, so that `runtimes/*` can use the core without reaching a loader.
+ *
+ * @module
+ */
+
+import { constantsFor, type SystemConstants } from "../sys/constants.ts";
+import { errnoError } from "../sys/errno.ts";
+import { HandoverError } from "../sys/errors.ts";
+import { layoutsFor, type StructLayouts } from "../sys/layout.ts";
+import { bindAll, lazyFunctions, resolveSymbols } from "./bind.ts";
+import { openFirst } from "./library.ts";
+import { LIBC_SYMBOLS, type LibcSymbols } from "./symbols.ts";
+import type { Backend, ForeignFunctions, OperatingSystem, SymbolTable } from "../types.ts";
+
+/** Everything a core module needs to make C calls on this platform. */
+export interface System {
+  readonly backend: Backend;
+  readonly libc: ForeignFunctions<LibcSymbols>;
+  /** The platform's C constants. */
+  readonly c: SystemConstants;
+  /** The platform's struct layouts. */
+  readonly layout: StructLayouts;
+  readonly os: OperatingSystem;
+}
+
+let installed: Backend | undefined;
+let loadFailure: unknown;
+let boundLibc: ForeignFunctions<LibcSymbols> | undefined;
+let cached: System | undefined;
+
+/**
+ * Installs the backend the loader created (or the error creating it failed with).
+ *
+ * @param backend The backend, or undefined when loading failed.
+ * @param failure Why loading failed.
+ *
+ * @example
+ * ```ts ignore
+ * installBackend((await import("../../runtimes/deno/ffi.ts")).createBackend());
+ * ```
+ */
+export function installBackend(backend: Backend | undefined, failure?: unknown): void {
+  installed = backend;
+  loadFailure = backend === undefined ? failure : undefined;
+  boundLibc = undefined;
+  cached = undefined;
+}
+
+/**
+ * The loaded backend, for the synchronous API.
+ *
+ * @returns The backend.
+ * @throws {HandoverError} The error loading failed with, or `ERR_HANDOVER_NOT_READY`
+ * when it is still loading (only CommonJS code can get here: it must `await init()`).
+ *
+ * @example
+ * ```ts ignore
+ * currentBackend().runtime; // "deno", "bun" or "node"
+ * ```
+ */
+export function currentBackend(): Backend {
+  if (installed !== undefined) return installed;
+  if (loadFailure !== undefined) throw loadFailure;
+  throw new HandoverError(
+    "ERR_HANDOVER_NOT_READY",
+    "handover's FFI backend is still loading: await init() before the first call (only CommonJS needs this)",
+  );
+}
+
+/**
+ * The C library's functions, each bound at its first use.
+ *
+ * @returns The functions of `LIBC_SYMBOLS` that exist on this platform.
+ * @throws {HandoverError} When the backend is not loaded (see `init()`).
+ *
+ * @example
+ * ```ts ignore
+ * libc().getpid();
+ * ```
+ */
+export function libc(): ForeignFunctions<LibcSymbols> {
+  if (boundLibc !== undefined) return boundLibc;
+  const backend = currentBackend();
+  boundLibc = lazyFunctions<LibcSymbols>(
+    resolveSymbols(LIBC_SYMBOLS, backend.platform),
+    (s) => backend.bind(backend.libcPath, s),
+    { runtime: backend.runtime, path: backend.libcPath },
+  );
+  return boundLibc;
+}
+
+/**
+ * Binds a table from another library (launchd's in libSystem, or a test's
+ * stand-in), every function at once so that a library lacking one fails here.
+ *
+ * @param path The library.
+ * @param table Its functions.
+ * @returns The bound functions.
+ * @throws {HandoverError} `ELIBACC` when the library or a function cannot be loaded.
+ *
+ * @example
+ * ```ts ignore
+ * const launchd = openLibrary("/usr/lib/libSystem.B.dylib", LAUNCHD_SYMBOLS);
+ * ```
+ */
+export function openLibrary<T extends SymbolTable>(path: string, table: T): ForeignFunctions<T> {
+  const backend = currentBackend();
+  const resolved = resolveSymbols(table, backend.platform);
+  return openFirst(
+    backend.runtime,
+    path,
+    [path],
+    (p) => bindAll(lazyFunctions<T>(resolved, (s) => backend.bind(p, s), { runtime: backend.runtime, path: p })),
+  ).library;
+}
+
+/**
+ * The system context of the loaded backend.
+ *
+ * @returns The context.
+ * @throws {HandoverError} When the backend is not loaded (see `init()`).
+ *
+ * @example
+ * ```ts ignore
+ * const { libc, c } = system();
+ * ```
+ */
+export function system(): System {
+  if (cached !== undefined) return cached;
+  const backend = currentBackend();
+  cached = {
+    backend,
+    libc: libc(),
+    c: constantsFor(backend.platform.os),
+    layout: layoutsFor(backend.platform),
+    os: backend.platform.os,
+  };
+  return cached;
+}
+
+/**
+ * Returns `result` when the C call succeeded; throws the errno as a
+ * {@link HandoverError} when it returned a negative value. Read errno before
+ * any other call, as here.
+ *
+ * @param result What the C function returned.
+ * @param syscall Its name, for the error.
+ * @param context Words about what was being done, for the error.
+ * @returns `result`.
+ * @throws {HandoverError} With `code`, `errno` and `syscall` of the failure.
+ *
+ * @example
+ * ```ts ignore
+ * const fd = check(libc.socket(c.AF_UNIX, c.SOCK_DGRAM, 0), "socket");
+ * ```
+ */
+export function check(result: number, syscall: string, context?: string): number {
+  if (result >= 0) return result;
+  const backend = currentBackend();
+  throw errnoError(backend.platform.os, syscall, backend.errno(), context);
+}
+
+/**
+ * Like {@link check}, but returns the error instead of throwing it, for
+ * callers that handle some errno values (EAGAIN, EINTR) themselves.
+ *
+ * @param result What the C function returned.
+ * @param syscall Its name, for the error.
+ * @returns The error, or undefined when the call succeeded.
+ *
+ * @example
+ * ```ts ignore
+ * const error = failure(libc.sendmsg(fd, msg, flags), "sendmsg");
+ * if (error?.code === "EAGAIN") await waitWritable(fd);
+ * ```
+ */
+export function failure(result: number, syscall: string): HandoverError | undefined {
+  if (result >= 0) return undefined;
+  const backend = currentBackend();
+  return errnoError(backend.platform.os, syscall, backend.errno());
+}

@@ -1,0 +1,220 @@
+/**
+ * Serving activated sockets: `adopt()` hands an inherited socket to a
+ * server the application made (`Deno.serve`, `Bun.serve`, `node:http`…),
+ * `serve()` serves a fetch handler on the activated socket called NAME or,
+ * when the process was started directly, on a port. The runtime-specific
+ * work lives in `runtimes/*_serve.ts`, loaded on first use.
+ *
+ * @module
+ */
+
+import { checkServable } from "./transplant.ts";
+import { adapterFor, putOnSocket, serveDirect, serveInherited, type ServerHandle } from "./policy.ts";
+import type { AdoptedSocket, AdoptMode, FetchHandler, ServedSocket } from "../types.ts";
+import { HandoverError } from "../sys/errors.ts";
+import { assertFd, close } from "../fd/fd.ts";
+import type { FdDescription } from "../fd/inspect.ts";
+import { collect, isActivated } from "../activation/listen_fds.ts";
+import { exitWhenIdle, type IdleTimer } from "./idle.ts";
+import { loadServeAdapter } from "../ffi/loader.ts";
+import { system } from "../ffi/system.ts";
+
+export type { AdoptedSocket, AdoptMode, FetchHandler, ServedSocket } from "../types.ts";
+
+/** Options of {@link adopt}. */
+export interface AdoptOptions {
+  /** Default `auto`. */
+  readonly mode?: AdoptMode;
+}
+
+/**
+ * The fds passed for `name`, or undefined when the process was started
+ * directly. systemd is asked through the environment; on macOS launchd can
+ * only be asked by name, so there `collect()` tells (ESRCH: not launchd's).
+ */
+function activatedFds(name: string): number[] | undefined {
+  if (isActivated()) return collect(name);
+  if (system().os !== "darwin") return undefined;
+  try {
+    return collect(name);
+  } catch (error) {
+    if (error instanceof HandoverError && error.code === "ESRCH") return undefined;
+    throw error;
+  }
+}
+
+function resolveOne(fdOrName: number | string): number {
+  if (typeof fdOrName === "number") {
+    assertFd(fdOrName);
+    return fdOrName;
+  }
+  const fds = collect(fdOrName);
+  if (fds.length !== 1) {
+    for (const fd of fds) close(fd);
+    throw new HandoverError(
+      "ENOTUNIQ",
+      `The socket ${JSON.stringify(fdOrName)} has ${fds.length} fds (${fds.join(", ")}); ` +
+        "a server adopts one: use serve(), which starts one server per fd",
+    );
+  }
+  return fds[0]!;
+}
+
+/**
+ * Makes a running native server serve an inherited socket instead of the
+ * ephemeral one it was created on: the object `Deno.serve()` or `Deno.listen()`
+ * returns, `Bun.serve()`, `Bun.listen()` or `Bun.udpSocket()`, a `node:net`,
+ * `node:http` or `node:https` server (in any of the three runtimes) or a
+ * `node:dgram` socket.
+ *
+ * Create the server on loopback port 0 of the inherited socket's family
+ * (`127.0.0.1`, `::1`) or on a temporary unix path; a `node:net`/`node:http`
+ * server may also be passed before `listen()`, and then takes the fd natively
+ * where the runtime can (Node, Deno). Afterwards the ephemeral socket is gone
+ * and the server serves the inherited one at its full native speed; closing
+ * the server closes it. When adoption cannot run (no epoll: macOS, an unknown
+ * event loop), `auto` mode falls back to an accept loop that forwards each
+ * connection to the server (slower; see the README's table).
+ *
+ * @param server The server.
+ * @param fdOrName An inherited fd, or the name of the activated socket (`FileDescriptorName=`).
+ * @param options The mode.
+ * @returns Where and how it is served now.
+ * @throws {HandoverError} `ENOTSOCK` (not a socket), `EBADF` (closed fd), `EPROTOTYPE` (a datagram
+ * socket for an HTTP server, or the reverse), `EAFNOSUPPORT` (the server's family differs), `ENOTSUP`
+ * (adoption cannot run and mode is `adopt`), `EINVAL` (a stream socket that is not listening); the
+ * server is closed when adoption fails.
+ * @throws {TypeError} When the server is of a kind handover does not know.
+ *
+ * @example Deno.serve on the socket systemd passed as "web"
+ * ```ts ignore
+ * import { adopt } from "@handover/handover";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, () => new Response("hello"));
+ * const { address } = await adopt(server, "web");
+ * ```
+ */
+export async function adopt(
+  server: unknown,
+  fdOrName: number | string,
+  options: AdoptOptions = {},
+): Promise<AdoptedSocket> {
+  const mode = options.mode ?? "auto";
+  if (!["auto", "adopt", "fallback"].includes(mode)) {
+    throw new TypeError(`Expected mode to be auto, adopt or fallback, got ${JSON.stringify(mode)}`);
+  }
+  const adapter = await adapterFor(await loadServeAdapter(), server);
+  const kind = adapter.kindOf(server);
+  if (kind === undefined) {
+    throw new TypeError(
+      "Expected a server from Deno's serve()/listen(), Bun's serve()/listen()/udpSocket(), " +
+        `node:net/http/https or node:dgram, got ${describeValue(server)}`,
+    );
+  }
+  let inherited: FdDescription;
+  try {
+    inherited = checkServable(resolveOne(fdOrName), kind);
+  } catch (error) {
+    await adapter.close(server, true).catch(() => {});
+    throw error;
+  }
+  return (await putOnSocket(adapter, server, inherited, mode)).socket;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null || typeof value !== "object") return String(value);
+  return (value as { constructor?: { name?: string } }).constructor?.name ?? "an object";
+}
+
+/** Options of {@link serve}. */
+export interface ServeOptions {
+  /** The activated socket to serve (`FileDescriptorName=` of the .socket unit); default `unknown`, systemd's name for unnamed sockets. */
+  readonly name?: string;
+  /** The port to listen on when the process was not socket-activated (default 8000). */
+  readonly port?: number;
+  /** The address to listen on when not activated (default `127.0.0.1`). */
+  readonly hostname?: string;
+  /** Default `auto`, see {@link AdoptMode}. */
+  readonly mode?: AdoptMode;
+  /** Ends the process after this many seconds without a request (see {@link exitWhenIdle}). */
+  readonly idleTimeout?: number;
+}
+
+/** What {@link serve} returns. */
+export interface Server {
+  /** True when the sockets came from the service manager. */
+  readonly activated: boolean;
+  /** The sockets served: one per fd of the name (an IPv4 and an IPv6 socket are two), or the port. */
+  readonly sockets: readonly ServedSocket[];
+  /** Resolves when every socket's server has stopped. */
+  readonly finished: Promise<void>;
+  /** Stops the servers, lets running requests end, and releases the sockets. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a fetch handler with the runtime's own server (`Deno.serve`,
+ * `Bun.serve`, `node:http` through srvx) on the activated socket `name`, or,
+ * when the process was started directly (no `LISTEN_FDS` for it), on
+ * `hostname:port`. The same code runs under systemd, under the `handover`
+ * launcher and by hand.
+ *
+ * @param handler The request handler.
+ * @param options The socket name, the fallback port, the mode, an idle timeout.
+ * @returns The running server.
+ * @throws {HandoverError} As {@link adopt}; `ENOENT`/`EALREADY`/`EINVAL` from the activation
+ * environment when the process was activated but the name is missing or taken.
+ *
+ * @example Serve "web" under systemd, port 8000 by hand
+ * ```ts ignore
+ * import { serve } from "@handover/handover";
+ * const server = await serve(() => new Response("hello"), { name: "web", port: 8000 });
+ * console.log(server.activated, server.sockets[0].address);
+ * ```
+ */
+export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<Server> {
+  if (typeof handler !== "function") throw new TypeError(`Expected a handler function, got ${typeof handler}`);
+  const port = options.port ?? 8000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`Expected a port from 0 to 65535, got ${port}`);
+  }
+  const mode = options.mode ?? "auto";
+  const adapter = await loadServeAdapter();
+  let served = handler;
+  let idle: IdleTimer | undefined;
+  if (options.idleTimeout !== undefined) {
+    idle = exitWhenIdle(options.idleTimeout, {
+      onIdle: () => closeAll().then(() => system().backend.exit(0)),
+    });
+    served = idle.wrap(handler);
+  }
+  const handles: ServerHandle[] = [];
+  const closeAll = async (): Promise<void> => {
+    idle?.stop();
+    await Promise.all(handles.map((h) => h.close()));
+  };
+  const fds = activatedFds(options.name ?? "unknown");
+  const activated = fds !== undefined;
+  if (activated) {
+    const inherited: FdDescription[] = [];
+    try {
+      for (const fd of fds) inherited.push(checkServable(fd, "http"));
+      for (const description of inherited) handles.push(await serveInherited(adapter, served, description, mode));
+    } catch (error) {
+      await closeAll().catch(() => {});
+      for (const fd of fds.slice(handles.length)) {
+        try {
+          close(fd);
+        } catch { /* adoption closed it already */ }
+      }
+      throw error;
+    }
+  } else {
+    handles.push(await serveDirect(adapter, served, options.hostname ?? "127.0.0.1", port));
+  }
+  return {
+    activated,
+    sockets: handles.map((h) => h.socket),
+    finished: Promise.all(handles.map((h) => h.finished)).then(() => {}),
+    close: closeAll,
+  };
+}

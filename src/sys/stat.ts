@@ -1,0 +1,25 @@
+/**
+ * The two fields of `struct stat` handover reads: the file type and the inode.
+ *
+ * @module
+ */
+
+import type { StructLayouts } from "./layout.ts";
+import { view } from "./memory.ts";
+
+/**
+ * Reads the file type bits and inode from a filled `struct statx` (Linux) or `struct stat` (Darwin).
+ *
+ * @param layout The platform's layouts.
+ * @param bytes The struct the call filled in.
+ * @returns `st_mode` and `st_ino`.
+ *
+ * @example
+ * ```ts ignore
+ * const { mode } = decodeStat(layout, buffer);
+ * ```
+ */
+export function decodeStat(layout: StructLayouts, bytes: Uint8Array): { mode: number; ino: bigint } {
+  const dv = view(bytes);
+  return { mode: dv.getUint16(layout.stat.mode, true), ino: dv.getBigUint64(layout.stat.ino, true) };
+}
