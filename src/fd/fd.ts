@@ -86,9 +86,14 @@ export function fdFlags(fd: number): { closeOnExec: boolean; nonBlocking: boolea
  * @param on Whether exec(2) should close it.
  * @throws {HandoverError} `EBADF` when `fd` is not open.
  *
- * @example
- * ```ts ignore
- * setCloseOnExec(fd, true);
+ * @example Let a child started by exec(2) inherit a pair end
+ * ```ts
+ * import { close, fdFlags, setCloseOnExec, socketpair } from "../../mod.ts";
+ * const [a, b] = socketpair();
+ * setCloseOnExec(a, false);
+ * fdFlags(a).closeOnExec; // false
+ * close(a);
+ * close(b);
  * ```
  */
 export function setCloseOnExec(fd: number, on = true): void {
@@ -106,9 +111,14 @@ export function setCloseOnExec(fd: number, on = true): void {
  * @param on Whether calls on it should fail with EAGAIN instead of waiting.
  * @throws {HandoverError} `EBADF` when `fd` is not open.
  *
- * @example
- * ```ts ignore
- * setNonBlocking(fd, true);
+ * @example Make a blocking pair end non-blocking
+ * ```ts
+ * import { close, fdFlags, setNonBlocking, socketpair } from "../../mod.ts";
+ * const [a, b] = socketpair("stream", { nonBlocking: false });
+ * setNonBlocking(a, true);
+ * fdFlags(a).nonBlocking; // true
+ * close(a);
+ * close(b);
  * ```
  */
 export function setNonBlocking(fd: number, on = true): void {
@@ -130,9 +140,15 @@ export type Readiness = "readable" | "writable" | "hangup";
  * @returns Whether it is ready (errors and hang-ups count as ready, so the next call reports them).
  * @throws {HandoverError} `EBADF` when the fd is not open.
  *
- * @example
- * ```ts ignore
- * if (isReady(fd, "writable")) sendSomething(fd);
+ * @example Poll a fresh pair end
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { isReady } from "./fd.ts";
+ * const [a, b] = socketpair();
+ * isReady(a, "writable"); // true: its send buffer is empty
+ * isReady(a, "readable"); // false: nothing was sent to it
+ * close(a);
+ * close(b);
  * ```
  */
 export function isReady(fd: number, what: Readiness): boolean {
@@ -173,9 +189,18 @@ export interface WaitOptions {
  * @returns When the fd is ready.
  * @throws {HandoverError} `ETIMEDOUT` when the timeout passes; `EBADF` when the fd is closed.
  *
- * @example
- * ```ts ignore
- * await waitForFd(fd, "writable", { timeoutMs: 5000 });
+ * @example Wait for a pair end, with a timeout
+ * ```ts
+ * import { close, HandoverError, socketpair, waitForFd } from "../../mod.ts";
+ * const [a, b] = socketpair();
+ * await waitForFd(a, "writable", { timeoutMs: 5000 }); // resolves at once
+ * try {
+ *   await waitForFd(a, "readable", { timeoutMs: 50 }); // nothing comes
+ * } catch (error) {
+ *   if (!(error instanceof HandoverError) || error.code !== "ETIMEDOUT") throw error;
+ * }
+ * close(a);
+ * close(b);
  * ```
  */
 export async function waitForFd(fd: number, what: Readiness, options: WaitOptions = {}): Promise<void> {

@@ -31,9 +31,11 @@ export interface NewSocketOptions {
  * @param family The family.
  * @returns Its number.
  *
- * @example
- * ```ts ignore
- * familyNumber("inet6"); // 10 on Linux
+ * @example The number differs between platforms
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { familyNumber } from "./socket.ts";
+ * familyNumber("inet6"); // 10 on Linux, 30 on macOS
  * ```
  */
 export function familyNumber(family: SocketFamily): number {
@@ -47,8 +49,10 @@ export function familyNumber(family: SocketFamily): number {
  * @param kind The type.
  * @returns Its number.
  *
- * @example
- * ```ts ignore
+ * @example A datagram socket's type
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { kindNumber } from "./socket.ts";
  * kindNumber("dgram"); // 2
  * ```
  */
@@ -66,9 +70,13 @@ export function kindNumber(kind: SocketKind): number {
  * @returns The new fd.
  * @throws {HandoverError} When socket(2) fails (`EAFNOSUPPORT`, `EMFILE`…).
  *
- * @example
- * ```ts ignore
+ * @example An unbound unix datagram socket
+ * ```ts
+ * import { close, describeFd } from "../../mod.ts";
+ * import { openSocket } from "./socket.ts";
  * const fd = openSocket("unix", "dgram");
+ * describeFd(fd).type; // "dgram"
+ * close(fd);
  * ```
  */
 export function openSocket(family: SocketFamily, kind: SocketKind, options: NewSocketOptions = {}): number {
@@ -125,9 +133,14 @@ export function formatAddress(address: SocketAddress): string {
  * @param address Where to bind.
  * @throws {HandoverError} When bind(2) fails (`EADDRINUSE`, `EACCES`, `ENAMETOOLONG`…).
  *
- * @example
- * ```ts ignore
+ * @example Bind to a free loopback port
+ * ```ts
+ * import { close } from "../../mod.ts";
+ * import { bindSocket, localAddress, openSocket } from "./socket.ts";
+ * const fd = openSocket("inet", "stream");
  * bindSocket(fd, { family: "inet", address: "127.0.0.1", port: 0 });
+ * localAddress(fd); // { family: "inet", address: "127.0.0.1", port: <the one picked> }
+ * close(fd);
  * ```
  */
 export function bindSocket(fd: number, address: SocketAddress): void {
@@ -143,9 +156,15 @@ export function bindSocket(fd: number, address: SocketAddress): void {
  * @param backlog The queue length (default `SOMAXCONN`; the kernel caps it).
  * @throws {HandoverError} When listen(2) fails.
  *
- * @example
- * ```ts ignore
+ * @example Listen on a bound socket
+ * ```ts
+ * import { close, describeFd } from "../../mod.ts";
+ * import { bindSocket, listenSocket, openSocket } from "./socket.ts";
+ * const fd = openSocket("inet", "stream");
+ * bindSocket(fd, { family: "inet", address: "127.0.0.1", port: 0 });
  * listenSocket(fd);
+ * describeFd(fd).listening; // true
+ * close(fd);
  * ```
  */
 export function listenSocket(fd: number, backlog?: number): void {
@@ -161,9 +180,17 @@ export function listenSocket(fd: number, backlog?: number): void {
  * @returns The connection's fd, or undefined when none is queued (EAGAIN).
  * @throws {HandoverError} When accept fails otherwise.
  *
- * @example
- * ```ts ignore
- * const connection = acceptConnection(listener);
+ * @example Accept once the listener is readable
+ * ```ts
+ * import { close, createListener, waitForFd } from "../../mod.ts";
+ * import { acceptConnection, connectSocket, localAddress, openSocket } from "./socket.ts";
+ * const listener = createListener({ port: 0 });
+ * acceptConnection(listener); // undefined: no one has connected yet
+ * const client = openSocket("inet", "stream");
+ * connectSocket(client, localAddress(listener));
+ * await waitForFd(listener, "readable", { timeoutMs: 5000 });
+ * const connection = acceptConnection(listener)!;
+ * for (const fd of [connection, client, listener]) close(fd);
  * ```
  */
 export function acceptConnection(fd: number, options: NewSocketOptions = {}): number | undefined {
@@ -194,9 +221,17 @@ export function acceptConnection(fd: number, options: NewSocketOptions = {}): nu
  * @returns True when connected, false when the connection is in progress.
  * @throws {HandoverError} When connect(2) fails (`ECONNREFUSED`, `ENOENT`…).
  *
- * @example
- * ```ts ignore
- * connectSocket(fd, { family: "unix", path: "/run/app.sock" });
+ * @example Connect to a unix socket path
+ * ```ts
+ * import { close, createListener } from "../../mod.ts";
+ * import { connectSocket, openSocket } from "./socket.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const listener = createListener({ path: `${dir}/app.sock` });
+ * const client = openSocket("unix", "stream");
+ * connectSocket(client, { family: "unix", path: `${dir}/app.sock` }); // true: unix sockets connect at once
+ * close(client);
+ * close(listener);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function connectSocket(fd: number, address: SocketAddress): boolean {
@@ -221,9 +256,16 @@ export function connectSocket(fd: number, address: SocketAddress): boolean {
  * @returns Its value.
  * @throws {HandoverError} `ENOTSOCK` for a non-socket, `EBADF` for a closed fd.
  *
- * @example
- * ```ts ignore
- * const type = getIntOption(fd, c.SOL_SOCKET, c.SO_TYPE);
+ * @example Read a socket's type
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { system } from "../ffi/system.ts";
+ * import { getIntOption } from "./socket.ts";
+ * const { c } = system();
+ * const [a, b] = socketpair("dgram");
+ * getIntOption(a, c.SOL_SOCKET, c.SO_TYPE) === c.SOCK_DGRAM; // true
+ * close(a);
+ * close(b);
  * ```
  */
 export function getIntOption(fd: number, level: number, name: number): number {
@@ -244,9 +286,16 @@ export function getIntOption(fd: number, level: number, name: number): number {
  * @param value The value.
  * @throws {HandoverError} When setsockopt(2) fails.
  *
- * @example
- * ```ts ignore
- * setIntOption(fd, c.SOL_SOCKET, c.SO_PASSCRED, 1);
+ * @example Let a restarted server bind its port again at once
+ * ```ts
+ * import { close } from "../../mod.ts";
+ * import { system } from "../ffi/system.ts";
+ * import { getIntOption, openSocket, setIntOption } from "./socket.ts";
+ * const { c } = system();
+ * const fd = openSocket("inet", "stream");
+ * setIntOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1);
+ * getIntOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR) !== 0; // true
+ * close(fd);
  * ```
  */
 export function setIntOption(fd: number, level: number, name: number, value: number): void {
@@ -272,9 +321,13 @@ function addressOf(fd: number, call: "getsockname" | "getpeername"): SocketAddre
  * @returns The address.
  * @throws {HandoverError} `ENOTSOCK` for a non-socket, `EBADF` for a closed fd.
  *
- * @example
- * ```ts ignore
- * localAddress(fd); // { family: "inet", address: "127.0.0.1", port: 8080 }
+ * @example Find the port the kernel picked
+ * ```ts
+ * import { close, createListener } from "../../mod.ts";
+ * import { localAddress } from "./socket.ts";
+ * const fd = createListener({ port: 0 });
+ * localAddress(fd); // { family: "inet", address: "127.0.0.1", port: <the one picked> }
+ * close(fd);
  * ```
  */
 export function localAddress(fd: number): SocketAddress {
@@ -288,9 +341,14 @@ export function localAddress(fd: number): SocketAddress {
  * @returns The address.
  * @throws {HandoverError} `ENOTCONN` when not connected.
  *
- * @example
- * ```ts ignore
- * peerAddress(connection);
+ * @example The peer of a pair end is unnamed
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { peerAddress } from "./socket.ts";
+ * const [a, b] = socketpair();
+ * peerAddress(a); // { family: "unix", path: "" }
+ * close(a);
+ * close(b);
  * ```
  */
 export function peerAddress(fd: number): SocketAddress {
