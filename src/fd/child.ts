@@ -22,13 +22,17 @@ export type StdioValue = "inherit" | "pipe" | "ignore" | number;
  * @throws {RangeError} When a target number is below 3 or above 1023.
  *
  * @example The child gets our pair end at fd 3
- * ```ts ignore
+ * ```ts
  * import { spawn } from "node:child_process";
- * import { childStdio, close, socketpair } from "@handover/handover";
+ * import { once } from "node:events";
+ * import { childStdio, close, socketpair } from "../../mod.ts";
  *
  * const [mine, theirs] = socketpair();
- * spawn("worker", [], { stdio: childStdio({ 3: theirs }) });
- * close(theirs);
+ * childStdio({ 3: theirs }); // ["inherit", "inherit", "inherit", theirs]
+ * const child = spawn("sh", ["-c", "test -S /dev/fd/3"], { stdio: childStdio({ 3: theirs }) });
+ * close(theirs); // the child has its own copy
+ * await once(child, "exit"); // [0, null]: the child found a socket at fd 3
+ * close(mine);
  * ```
  */
 export function childStdio(

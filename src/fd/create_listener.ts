@@ -39,11 +39,12 @@ export interface ListenerOptions {
  * @throws {HandoverError} When socket(2), bind(2) or listen(2) fails: `EADDRINUSE`, `EACCES`, `ENAMETOOLONG`…
  *
  * @example Keep a listening socket across restarts in systemd's fd store
- * ```ts ignore
- * import { collect, createListener, fdStore, isActivated } from "@handover/handover";
+ * ```ts
+ * import { close, collect, createListener, fdStore, isActivated } from "../../mod.ts";
  * // After `systemctl restart` systemd passes the stored socket back under its name.
- * const [fd] = isActivated() ? collect("web") : [createListener({ port: 8080 })];
- * if (!isActivated()) await fdStore("web", [fd]);
+ * const fd = isActivated() ? collect("web")[0]! : createListener({ port: 0 });
+ * if (!isActivated()) await fdStore("web", [fd]); // false when not run by systemd (no NOTIFY_SOCKET)
+ * close(fd); // a server would adopt() it instead
  * ```
  */
 export function createListener(options: ListenerOptions): number {

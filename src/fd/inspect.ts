@@ -22,9 +22,16 @@ export type { FdDescription, FdFamily, FdType };
  * @returns Its mode and inode.
  * @throws {HandoverError} `EBADF` when the fd is not open.
  *
- * @example
- * ```ts ignore
- * const { mode } = statFd(0);
+ * @example Tell a socket from a regular file
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { system } from "../ffi/system.ts";
+ * import { statFd } from "./inspect.ts";
+ * const { c } = system();
+ * const [a, b] = socketpair();
+ * (statFd(a).mode & c.S_IFMT) === c.S_IFSOCK; // true
+ * close(a);
+ * close(b);
  * ```
  */
 export function statFd(fd: number): { mode: number; ino: bigint } {

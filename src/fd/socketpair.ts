@@ -32,14 +32,19 @@ const TYPES: readonly SocketType[] = ["stream", "dgram", "seqpacket"];
  * @throws {HandoverError} When socketpair(2) fails, e.g. `EMFILE` at the fd limit.
  *
  * @example Talk to a child process over a pair
- * ```ts ignore
+ * ```ts
  * import { spawn } from "node:child_process";
- * import { childStdio, close, socketpair } from "@handover/handover";
+ * import { once } from "node:events";
+ * import { childStdio, close, receiveFds, socketpair } from "../../mod.ts";
  *
  * const [mine, theirs] = socketpair();
  * // The child finds its end at fd 3.
- * const child = spawn("my-worker", [], { stdio: childStdio({ 3: theirs }) });
+ * const child = spawn("sh", ["-c", "echo ready >&3"], { stdio: childStdio({ 3: theirs }) });
  * close(theirs);
+ * const { data } = await receiveFds(mine, { timeoutMs: 5000 });
+ * new TextDecoder().decode(data); // "ready\n"
+ * await once(child, "exit");
+ * close(mine);
  * ```
  */
 export function socketpair(type: SocketType = "stream", options: SocketpairOptions = {}): [number, number] {

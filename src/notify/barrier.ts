@@ -48,11 +48,11 @@ export type BarrierOptions = Omit<NotifyOptions, "fds" | "timeoutMs">;
  * @throws {RangeError} For a timeout that is not a non-negative number.
  *
  * @example Make sure the last status arrived before exiting
- * ```ts ignore
- * import { barrier, status } from "@handover/handover";
+ * ```ts
+ * import { barrier, status } from "../../mod.ts";
  * await status("Exiting: configuration is invalid");
- * await barrier(5000);
- * process.exit(1);
+ * await barrier(5000); // true once systemd has read it; false when not started by a service manager
+ * // … now exit(1) …
  * ```
  */
 export async function barrier(timeoutMs = 5000, options: BarrierOptions = {}): Promise<boolean> {

@@ -55,11 +55,16 @@ function start(message: Prepared): { value: string; sending: Sending } | undefin
  * @throws {TypeError} For a NUL byte, a line that is not `KEY=VALUE`, an invalid `FDNAME=`, an unknown key.
  * @throws {RangeError} For a message above 4096 bytes or more than 253 fds.
  *
- * @example Tell systemd the service is ready, from a synchronous exit path
- * ```ts ignore
- * import { notifySync } from "@handover/handover";
- * notifySync("READY=1\nSTATUS=Serving on :8080");
- * process.on("exit", () => notifySync({ stopping: true }));
+ * @example Sent before it returns, so it works in an exit handler too
+ * ```ts
+ * import { close, createListener, notifySync, receiveFdsSync } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync(); // a stand-in for systemd's notify socket
+ * const manager = createListener({ path: `${dir}/notify`, type: "dgram" });
+ * Deno.env.set("NOTIFY_SOCKET", `${dir}/notify`);
+ * notifySync({ stopping: true }, { unsetEnv: true }); // true
+ * new TextDecoder().decode(receiveFdsSync(manager).data); // "STOPPING=1"
+ * close(manager);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function notifySync(message: NotifyMessage, options: NotifyOptions = {}): boolean {
@@ -144,10 +149,17 @@ async function drive(started: { value: string; sending: Sending }, options: Noti
  * @throws {RangeError} For a message above 4096 bytes or more than 253 fds.
  *
  * @example Raw lines and a typed object say the same
- * ```ts ignore
- * import { notify } from "@handover/handover";
- * await notify("READY=1\nSTATUS=Serving on :8080");
- * await notify({ ready: true, status: "Serving on :8080" });
+ * ```ts
+ * import { close, createListener, notify, receiveFdsSync } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync(); // a stand-in for systemd's notify socket
+ * const manager = createListener({ path: `${dir}/notify`, type: "dgram" });
+ * Deno.env.set("NOTIFY_SOCKET", `${dir}/notify`);
+ * await notify("READY=1\nSTATUS=Serving on :8080"); // true
+ * await notify({ ready: true, status: "Serving on :8080" }, { unsetEnv: true }); // true
+ * const received = () => new TextDecoder().decode(receiveFdsSync(manager).data);
+ * received() === received(); // true: both are "READY=1\nSTATUS=Serving on :8080"
+ * close(manager);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export async function notify(message: NotifyMessage, options: NotifyOptions = {}): Promise<boolean> {

@@ -44,9 +44,10 @@ export function monotonicMicroseconds(): bigint {
  * @throws {TypeError} When `statusText` has a line break.
  *
  * @example A `Type=notify` service
- * ```ts ignore
- * import { ready } from "@handover/handover";
- * await ready("Serving on :8080");
+ * ```ts
+ * import { ready } from "../../mod.ts";
+ * // … bind, load, warm up, then:
+ * await ready("Serving on :8080"); // false when not started by a service manager
  * ```
  */
 export async function ready(statusText?: string, options?: NotifyOptions): Promise<boolean> {
@@ -63,14 +64,18 @@ export async function ready(statusText?: string, options?: NotifyOptions): Promi
  * @returns False when `NOTIFY_SOCKET` is not set.
  * @throws {HandoverError} As {@link notify}.
  *
- * @example Reload on SIGHUP
- * ```ts ignore
- * import { ready, reloading } from "@handover/handover";
- * process.on("SIGHUP", async () => {
- *   await reloading();
- *   await loadConfiguration();
+ * @example Reload on SIGHUP (`Type=notify-reload`)
+ * ```ts
+ * import process from "node:process";
+ * import { ready, reloading } from "../../mod.ts";
+ * async function reload(): Promise<void> {
+ *   await reloading("Reading the configuration"); // RELOADING=1, MONOTONIC_USEC=…, STATUS=…
+ *   // … read it again …
  *   await ready();
- * });
+ * }
+ * process.on("SIGHUP", reload);
+ * await reload(); // what a SIGHUP does
+ * process.off("SIGHUP", reload);
  * ```
  */
 export async function reloading(statusText?: string, options?: NotifyOptions): Promise<boolean> {
@@ -85,13 +90,11 @@ export async function reloading(statusText?: string, options?: NotifyOptions): P
  * @returns False when `NOTIFY_SOCKET` is not set.
  * @throws {HandoverError} As {@link notify}.
  *
- * @example
- * ```ts ignore
- * import { stopping } from "@handover/handover";
- * process.on("SIGTERM", async () => {
- *   await stopping("Draining connections");
- *   server.close();
- * });
+ * @example Say so before draining
+ * ```ts
+ * import { stopping } from "../../mod.ts";
+ * await stopping("Draining connections"); // false when not started by a service manager
+ * // … close the server, then exit …
  * ```
  */
 export async function stopping(statusText?: string, options?: NotifyOptions): Promise<boolean> {
@@ -107,10 +110,10 @@ export async function stopping(statusText?: string, options?: NotifyOptions): Pr
  * @throws {HandoverError} As {@link notify}.
  * @throws {TypeError} When `text` has a line break.
  *
- * @example
- * ```ts ignore
- * import { status } from "@handover/handover";
- * await status("42 requests in flight");
+ * @example A line for `systemctl status`
+ * ```ts
+ * import { status } from "../../mod.ts";
+ * await status("42 requests in flight"); // false when not started by a service manager
  * ```
  */
 export async function status(text: string, options?: NotifyOptions): Promise<boolean> {
@@ -127,10 +130,10 @@ export async function status(text: string, options?: NotifyOptions): Promise<boo
  * @throws {TypeError} For an unknown errno name.
  * @throws {RangeError} For a negative number.
  *
- * @example
- * ```ts ignore
- * import { notifyErrno } from "@handover/handover";
- * await notifyErrno("EADDRINUSE");
+ * @example Say why start-up failed
+ * ```ts
+ * import { notifyErrno } from "../../mod.ts";
+ * await notifyErrno("EADDRINUSE"); // ERRNO=98 on Linux; false when not started by a service manager
  * ```
  */
 export async function notifyErrno(errno: number | string, options?: NotifyOptions): Promise<boolean> {
@@ -152,10 +155,14 @@ export async function notifyErrno(errno: number | string, options?: NotifyOption
  * @throws {HandoverError} As {@link notify}.
  * @throws {RangeError} For a pid that is not a positive integer.
  *
- * @example
- * ```ts ignore
- * import { mainPid } from "@handover/handover";
- * await mainPid(child.pid);
+ * @example Hand the service over to a child
+ * ```ts
+ * import { spawn } from "node:child_process";
+ * import { once } from "node:events";
+ * import { mainPid } from "../../mod.ts";
+ * const child = spawn("sleep", ["0"]); // the process that takes over
+ * await mainPid(child.pid!); // false when not started by a service manager
+ * await once(child, "exit");
  * ```
  */
 export async function mainPid(pid: number, options?: NotifyOptions): Promise<boolean> {
@@ -173,9 +180,10 @@ export async function mainPid(pid: number, options?: NotifyOptions): Promise<boo
  * @throws {RangeError} For a time that is not positive and finite.
  *
  * @example A long migration at start-up
- * ```ts ignore
- * import { extendTimeout } from "@handover/handover";
- * await extendTimeout(30_000);
+ * ```ts
+ * import { extendTimeout } from "../../mod.ts";
+ * await extendTimeout(30_000); // EXTEND_TIMEOUT_USEC=30000000; false when not started by a service manager
+ * // … migrate, then send ready() …
  * ```
  */
 export async function extendTimeout(ms: number, options?: NotifyOptions): Promise<boolean> {
@@ -194,10 +202,10 @@ export async function extendTimeout(ms: number, options?: NotifyOptions): Promis
  * @returns False when `NOTIFY_SOCKET` is not set.
  * @throws {HandoverError} As {@link notify}.
  *
- * @example
- * ```ts ignore
- * import { watchdog } from "@handover/handover";
- * await watchdog();
+ * @example Ping by hand, after each unit of work
+ * ```ts
+ * import { watchdog } from "../../mod.ts";
+ * await watchdog(); // WATCHDOG=1; false when not started by a service manager
  * ```
  */
 export async function watchdog(kind?: "trigger", options?: NotifyOptions): Promise<boolean> {
@@ -227,9 +235,16 @@ export interface FdStoreOptions extends Omit<NotifyOptions, "fds"> {
  * @throws {RangeError} For no fds or more than 253.
  *
  * @example Keep the listening socket across `systemctl restart`
- * ```ts ignore
- * import { fdStore } from "@handover/handover";
- * await fdStore("web", [listeningFd]);
+ * ```ts
+ * import { close, createListener, fdStore, receiveFdsSync } from "../../mod.ts";
+ * const dir = Deno.makeTempDirSync(); // a stand-in for systemd's notify socket
+ * const manager = createListener({ path: `${dir}/notify`, type: "dgram" });
+ * Deno.env.set("NOTIFY_SOCKET", `${dir}/notify`);
+ * const listener = createListener({ port: 0 });
+ * await fdStore("web", [listener], { unsetEnv: true }); // true
+ * const { data, fds } = receiveFdsSync(manager); // "FDSTORE=1\nFDNAME=web" and a copy of the listener
+ * for (const fd of [...fds, listener, manager]) close(fd);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export async function fdStore(name: string, fds: readonly number[], options: FdStoreOptions = {}): Promise<boolean> {
@@ -250,10 +265,10 @@ export async function fdStore(name: string, fds: readonly number[], options: FdS
  * @throws {HandoverError} As {@link notify}.
  * @throws {TypeError} For an invalid name.
  *
- * @example
- * ```ts ignore
- * import { fdStoreRemove } from "@handover/handover";
- * await fdStoreRemove("web");
+ * @example Let systemd close what it keeps for you
+ * ```ts
+ * import { fdStoreRemove } from "../../mod.ts";
+ * await fdStoreRemove("web"); // FDSTOREREMOVE=1, FDNAME=web; false when not started by a service manager
  * ```
  */
 export async function fdStoreRemove(name: string, options?: NotifyOptions): Promise<boolean> {

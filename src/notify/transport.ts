@@ -179,9 +179,13 @@ export function closeConnection(): void {
  * a new one. For tests and for code that must close every fd (before
  * exec(2), say).
  *
- * @example
- * ```ts ignore
+ * @example Close every fd before exec(2)
+ * ```ts
+ * import { notify } from "../../mod.ts";
+ * import { closeNotifySocket, notifySocketFd } from "./transport.ts";
+ * await notify("STATUS=Restarting"); // keeps a socket open when NOTIFY_SOCKET is set
  * closeNotifySocket();
+ * notifySocketFd(); // undefined: the next message opens a new one
  * ```
  */
 export function closeNotifySocket(): void {
@@ -193,9 +197,19 @@ export function closeNotifySocket(): void {
  *
  * @returns The fd.
  *
- * @example
- * ```ts ignore
- * notifySocketFd(); // 7
+ * @example The socket stays open between messages
+ * ```ts
+ * import { close, createListener, notify } from "../../mod.ts";
+ * import { notifySocketFd } from "./transport.ts";
+ * const dir = Deno.makeTempDirSync(); // a stand-in for systemd's notify socket
+ * const manager = createListener({ path: `${dir}/notify`, type: "dgram" });
+ * Deno.env.set("NOTIFY_SOCKET", `${dir}/notify`);
+ * await notify("READY=1");
+ * notifySocketFd(); // its fd, reused by the next message
+ * await notify("STOPPING=1", { unsetEnv: true });
+ * notifySocketFd(); // undefined: unsetEnv closed it
+ * close(manager);
+ * Deno.removeSync(dir, { recursive: true });
  * ```
  */
 export function notifySocketFd(): number | undefined {

@@ -32,10 +32,12 @@ function invalid(name: string, value: string, expected: string): HandoverError {
  * @throws {HandoverError} `EINVAL` when `WATCHDOG_USEC` is 0, infinity or not
  * a number, or `WATCHDOG_PID` is not a pid.
  *
- * @example
- * ```ts ignore
- * import { watchdogInterval } from "@handover/handover";
- * watchdogInterval(); // 2000 under WatchdogSec=2
+ * @example What `WatchdogSec=2` gives
+ * ```ts
+ * import { watchdogInterval } from "../../mod.ts";
+ * Deno.env.set("WATCHDOG_USEC", "2000000"); // as systemd sets it
+ * watchdogInterval({ unsetEnv: true }); // 2000
+ * watchdogInterval(); // null: not enabled any more
  * ```
  */
 export function watchdogInterval(options: WatchdogIntervalOptions = {}): number | null {
@@ -94,11 +96,14 @@ export interface WatchdogKeepAlive {
  * @throws {HandoverError} `EINVAL` when `WATCHDOG_USEC` or `WATCHDOG_PID` is malformed.
  *
  * @example With `WatchdogSec=10` in the unit
- * ```ts ignore
- * import { ready, startWatchdog } from "@handover/handover";
- * const keepAlive = startWatchdog(() => database.isConnected());
+ * ```ts
+ * import { ready, startWatchdog } from "../../mod.ts";
+ * Deno.env.set("WATCHDOG_USEC", "10000000"); // as systemd sets it
+ * const keepAlive = startWatchdog(() => true); // your health check, like () => database.isConnected()
  * await ready();
- * process.on("SIGTERM", () => keepAlive?.stop());
+ * keepAlive?.intervalMs; // 5000: half the timeout
+ * keepAlive?.stop(); // at shutdown
+ * Deno.env.delete("WATCHDOG_USEC");
  * ```
  */
 export function startWatchdog(check?: HealthCheck, options: WatchdogOptions = {}): WatchdogKeepAlive | null {
