@@ -212,6 +212,13 @@ export interface Backend {
    * @param timer What `setTimeout()` or `setInterval()` returned.
    */
   unrefTimer(timer: unknown): void;
+  /**
+   * Calls `listener` when the process gets `signal` (`process.on`,
+   * `Deno.addSignalListener`); the listener does not keep the process alive.
+   *
+   * @returns A function that removes the listener.
+   */
+  onSignal(signal: "SIGTERM" | "SIGINT", listener: () => void): () => void;
 }
 
 /** What a backend module exports. */
@@ -256,6 +263,16 @@ export interface ServedSocket {
   readonly method: AdoptedSocket["method"] | "node-http" | "direct";
 }
 
+/** The requests a server is answering, as a drain sees them (see `src/serve/drain.ts`). */
+export interface RequestCounts {
+  /** Requests being answered now. */
+  inflight: number;
+  /** When the last request started (`Date.now()`). */
+  lastStart: number;
+  /** True once a drain began: responses from then on close their connection. */
+  draining: boolean;
+}
+
 /**
  * What a runtime's serving adapter (`runtimes/<name>/serve.ts`) answers:
  * small questions about its own server objects. The sequence — adopt the
@@ -283,6 +300,12 @@ export interface ServeAdapter {
   close(server: unknown, force: boolean): Promise<void>;
   /** Resolves when the server has stopped, where the runtime tells. */
   finished?(server: unknown): Promise<void>;
+  /**
+   * Counts the requests of a server the application made, where the runtime
+   * has a hook for them (`node:http`'s `request` event), and marks responses
+   * `Connection: close` once a drain began.
+   */
+  trackRequests?(server: unknown): RequestCounts | undefined;
   /**
    * A server for a fetch handler, listening on `address`; or, when `address` is undefined (only where
    * {@link listenFd} exists), not listening yet.

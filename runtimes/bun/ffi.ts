@@ -79,5 +79,9 @@ export function createBackend(): Backend {
     pid: process.pid,
     exit: (code) => process.exit(code),
     unrefTimer: (timer) => (timer as { unref(): void }).unref(),
+    onSignal: (signal, listener) => {
+      process.on(signal, listener);
+      return () => process.off(signal, listener);
+    },
   };
 }

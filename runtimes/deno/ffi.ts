@@ -86,5 +86,9 @@ export function createBackend(): Backend {
     pid: Deno.pid,
     exit: (code) => Deno.exit(code),
     unrefTimer: (timer) => Deno.unrefTimer(timer as number),
+    onSignal: (signal, listener) => {
+      Deno.addSignalListener(signal, listener);
+      return () => Deno.removeSignalListener(signal, listener);
+    },
   };
 }

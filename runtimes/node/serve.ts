@@ -16,7 +16,7 @@ import type httpsModule from "node:https";
 import { createRequire } from "node:module";
 import type netModule from "node:net";
 import { HandoverError } from "../../src/sys/errors.ts";
-import type { FetchHandler, ServerKind, SocketAddress } from "../../src/types.ts";
+import type { FetchHandler, RequestCounts, ServerKind, SocketAddress } from "../../src/types.ts";
 
 // The node: modules are required at first use, not imported: where this file is bundled into one
 // module with the rest of the library, an import would load node:https (and TLS) at start-up.
@@ -131,7 +131,10 @@ export const listenFd: ((server: unknown, fd: number) => Promise<void>) | undefi
   };
 
 /**
- * Closes a `node:net` server or `node:dgram` socket.
+ * Closes a `node:net` server or `node:dgram` socket: gracefully, connections
+ * between requests are closed as they become idle (Node's own `close()`
+ * closes only those idle at the moment it is called); with `force`, all of
+ * them at once.
  *
  * @param server The server.
  * @param force Close open connections too.
@@ -140,8 +143,15 @@ export function close(server: unknown, force: boolean): Promise<void> {
   return new Promise((resolve) => {
     if (isNetServer(server)) {
       if (!server.listening) return resolve();
-      server.close(() => resolve());
-      if (force) (server as netModule.Server & { closeAllConnections?(): void }).closeAllConnections?.();
+      const http = server as netModule.Server & { closeAllConnections?(): void; closeIdleConnections?(): void };
+      const idle = force || http.closeIdleConnections === undefined
+        ? undefined
+        : setInterval(() => http.closeIdleConnections!(), 50);
+      server.close(() => {
+        if (idle !== undefined) clearInterval(idle);
+        resolve();
+      });
+      if (force) http.closeAllConnections?.();
     } else if (server instanceof dgram().Socket) {
       try {
         server.close(() => resolve());
@@ -152,6 +162,41 @@ export function close(server: unknown, force: boolean): Promise<void> {
       resolve();
     }
   });
+}
+
+/**
+ * Counts the requests of a `node:http` server and, once a drain began, ends
+ * each response's connection (`Connection: close`), so that keep-alive
+ * clients go to the next instance.
+ *
+ * @param server The server.
+ * @returns The counts, or undefined for a server that is not HTTP.
+ */
+export function trackRequests(server: unknown): RequestCounts | undefined {
+  if (!(server instanceof http().Server) && !(server instanceof https().Server)) return undefined;
+  const counts: RequestCounts = { inflight: 0, lastStart: 0, draining: false };
+  (server as httpModule.Server).prependListener("request", (_request, response) => {
+    counts.inflight++;
+    counts.lastStart = Date.now();
+    const end = response.end;
+    // Decided when the response starts: a drain may begin while the handler runs.
+    response.writeHead = wrapBefore(response.writeHead, () => {
+      if (counts.draining && !response.headersSent) response.shouldKeepAlive = false;
+    });
+    response.end = wrapBefore(end, () => {
+      if (counts.draining && !response.headersSent) response.shouldKeepAlive = false;
+    });
+    response.once("close", () => counts.inflight--);
+  });
+  return counts;
+}
+
+// deno-lint-ignore no-explicit-any
+function wrapBefore<F extends (...args: any[]) => any>(original: F, before: () => void): F {
+  return function (this: unknown, ...args: Parameters<F>) {
+    before();
+    return original.apply(this, args);
+  } as F;
 }
 
 const finishedOf = new WeakMap<object, Promise<void>>();

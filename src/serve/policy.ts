@@ -10,7 +10,17 @@
 
 import { localAddress } from "../fd/socket.ts";
 import { HandoverError } from "../sys/errors.ts";
-import type { AdoptedSocket, AdoptMode, FdDescription, FetchHandler, ServeAdapter, ServedSocket } from "../types.ts";
+import type {
+  AdoptedSocket,
+  AdoptMode,
+  FdDescription,
+  FetchHandler,
+  RequestCounts,
+  ServeAdapter,
+  ServedSocket,
+  SocketAddress,
+} from "../types.ts";
+import { type Draining, drainServer, type DrainTimes } from "./drain.ts";
 import { startForwarder } from "./proxy.ts";
 import { ephemeralAddress, removeSocketPath, temporarySocketPath, transplant } from "./transplant.ts";
 
@@ -19,8 +29,8 @@ export interface ServerHandle {
   readonly socket: ServedSocket;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
-  /** Stops accepting, lets running requests end, releases the socket. */
-  close(): Promise<void>;
+  /** Drains: stops accepting, lets accepted connections be answered, releases the socket. */
+  close(times?: DrainTimes): Promise<void>;
 }
 
 /** The `node:net`/`node:http`/`node:dgram` objects the Node adapter handles, told apart without importing them. */
@@ -50,7 +60,7 @@ export async function adapterFor(adapter: ServeAdapter, server: unknown): Promis
 const codeOf = (error: unknown): string | undefined => (error as { code?: string } | null)?.code;
 
 /** An adopted socket, and the forwarder serving it when that was the fallback. */
-interface Adoption {
+export interface Adoption {
   readonly socket: AdoptedSocket;
   readonly stopForwarder?: () => void;
 }
@@ -82,7 +92,7 @@ export async function putOnSocket(
     mode = "adopt";
   }
   let address = adapter.addressOf(server);
-  if (address === undefined && adapter.listenFd !== undefined && mode !== "fallback") {
+  if (address === undefined && kind !== "dgram" && adapter.listenFd !== undefined && mode !== "fallback") {
     return { socket: await listenNatively(adapter, server, inherited) };
   }
   let path: string | undefined;
@@ -138,22 +148,47 @@ async function listenNatively(
   }
 }
 
-function handleOf(
+/**
+ * How to drain a server on one socket: stop accepting (detach the listening
+ * fd, or stop the forwarder), then the adapter's graceful close.
+ *
+ * @param adapter The server's adapter.
+ * @param server The server.
+ * @param socket Where it listens; `fd` is left out for a port of its own (nothing shared to detach).
+ * @param stopForwarder Stops the forwarder serving the socket, if one does.
+ * @param requests The server's requests, when its handler is ours.
+ * @returns What `drainServer()` needs.
+ */
+export function drainingOf(
   adapter: ServeAdapter,
   server: unknown,
-  socket: ServedSocket,
+  socket: { readonly fd?: number; readonly address: SocketAddress },
   stopForwarder?: () => void,
-): ServerHandle {
+  requests?: RequestCounts,
+): Draining {
+  return {
+    fd: socket.fd,
+    address: socket.address,
+    stopForwarder,
+    requests: requests ?? adapter.trackRequests?.(server),
+    closeGracefully: async () => {
+      await adapter.close(server, false);
+      await adapter.finished?.(server);
+    },
+    closeNow: () => adapter.close(server, true),
+  };
+}
+
+function handleOf(adapter: ServeAdapter, server: unknown, socket: ServedSocket, draining: Draining): ServerHandle {
   let closed!: () => void;
   const whenClosed = new Promise<void>((resolve) => closed = resolve);
+  let closing: Promise<void> | undefined;
   return {
     socket,
     finished: adapter.finished?.(server) ?? whenClosed,
-    close: async () => {
-      stopForwarder?.();
-      await adapter.close(server, false);
-      closed();
-      await adapter.finished?.(server);
+    close: (times) => {
+      closing ??= drainServer(draining, times).finally(() => closed());
+      return closing;
     },
   };
 }
@@ -168,6 +203,7 @@ function handleOf(
  * @param handler The handler.
  * @param inherited The socket.
  * @param mode The mode.
+ * @param requests The handler's requests, counted.
  * @returns The running server.
  */
 export async function serveInherited(
@@ -175,9 +211,12 @@ export async function serveInherited(
   handler: FetchHandler,
   inherited: FdDescription,
   mode: AdoptMode,
+  requests?: RequestCounts,
 ): Promise<ServerHandle> {
   const fallback = adapter.fallbackAdapter;
-  if (fallback !== undefined && mode === "fallback") return await serveByFallback(await fallback(), handler, inherited);
+  if (fallback !== undefined && mode === "fallback") {
+    return await serveByFallback(await fallback(), handler, inherited, requests);
+  }
   let path: string | undefined;
   let server: unknown;
   if (adapter.listenFd !== undefined && mode !== "fallback") {
@@ -190,10 +229,10 @@ export async function serveInherited(
   try {
     const { socket, stopForwarder } = await putOnSocket(adapter, server, inherited, fallback ? "adopt" : mode);
     forwarding = stopForwarder !== undefined;
-    return handleOf(adapter, server, socket, stopForwarder);
+    return handleOf(adapter, server, socket, drainingOf(adapter, server, socket, stopForwarder, requests));
   } catch (error) {
     if (fallback !== undefined && mode === "auto" && codeOf(error) === "ENOTSUP") {
-      return await serveByFallback(await fallback(), handler, inherited);
+      return await serveByFallback(await fallback(), handler, inherited, requests);
     }
     throw error;
   } finally {
@@ -206,10 +245,12 @@ async function serveByFallback(
   adapter: ServeAdapter,
   handler: FetchHandler,
   inherited: FdDescription,
+  requests?: RequestCounts,
 ): Promise<ServerHandle> {
   const server = await adapter.createServer(handler, undefined);
   const { socket } = await putOnSocket(adapter, server, inherited, "adopt");
-  return handleOf(adapter, server, { address: socket.address, method: "node-http" });
+  const served = { address: socket.address, method: "node-http" } as const;
+  return handleOf(adapter, server, served, drainingOf(adapter, server, socket, undefined, requests));
 }
 
 /**
@@ -219,6 +260,7 @@ async function serveByFallback(
  * @param handler The handler.
  * @param hostname The address.
  * @param port The port.
+ * @param requests The handler's requests, counted.
  * @returns The running server.
  */
 export async function serveDirect(
@@ -226,8 +268,15 @@ export async function serveDirect(
   handler: FetchHandler,
   hostname: string,
   port: number,
+  requests?: RequestCounts,
 ): Promise<ServerHandle> {
   const family = hostname.includes(":") ? "inet6" : "inet";
   const server = await adapter.createServer(handler, { family, address: hostname, port });
-  return handleOf(adapter, server, { address: adapter.addressOf(server)!, method: "direct" });
+  const address = adapter.addressOf(server)!;
+  return handleOf(
+    adapter,
+    server,
+    { address, method: "direct" },
+    drainingOf(adapter, server, { address }, undefined, requests),
+  );
 }

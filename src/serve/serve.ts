@@ -9,7 +9,9 @@
  */
 
 import { checkServable } from "./transplant.ts";
-import { adapterFor, putOnSocket, serveDirect, serveInherited, type ServerHandle } from "./policy.ts";
+import { adapterFor, drainingOf, putOnSocket, serveDirect, serveInherited, type ServerHandle } from "./policy.ts";
+import { drainServer, type DrainTimes, RequestTracker } from "./drain.ts";
+import { drainOnSignals } from "./signals.ts";
 import type { AdoptedSocket, AdoptMode, FetchHandler, ServedSocket } from "../types.ts";
 import { HandoverError } from "../sys/errors.ts";
 import { assertFd, close } from "../fd/fd.ts";
@@ -20,12 +22,27 @@ import { loadServeAdapter } from "../ffi/loader.ts";
 import { system } from "../ffi/system.ts";
 
 export type { AdoptedSocket, AdoptMode, FetchHandler, ServedSocket } from "../types.ts";
+export type { DrainTimes } from "./drain.ts";
+
+/** How a server stops: on which signals, and how long its drain may take. */
+export interface DrainOptions extends DrainTimes {
+  /**
+   * On SIGTERM and SIGINT, drain (stop accepting, answer every connection
+   * already accepted, then close), send `STOPPING=1` where there is a
+   * `NOTIFY_SOCKET`, and exit 0 (default true). False leaves the signals to
+   * the application.
+   */
+  readonly drainOnSignal?: boolean;
+}
 
 /** Options of {@link adopt}. */
-export interface AdoptOptions {
+export interface AdoptOptions extends DrainOptions {
   /** Default `auto`. */
   readonly mode?: AdoptMode;
 }
+
+/** How each adopted server drains (for {@link drain}). */
+const adopted = new WeakMap<object, { drain(times?: DrainTimes): Promise<void> }>();
 
 /**
  * The fds passed for `name`, or undefined when the process was started
@@ -117,7 +134,46 @@ export async function adopt(
     await adapter.close(server, true).catch(() => {});
     throw error;
   }
-  return (await putOnSocket(adapter, server, inherited, mode)).socket;
+  const { socket, stopForwarder } = await putOnSocket(adapter, server, inherited, mode);
+  const draining = drainingOf(adapter, server, socket, stopForwarder);
+  let unregister = (): void => {};
+  let drained: Promise<void> | undefined;
+  const drainIt = (times: DrainTimes = options): Promise<void> => {
+    unregister();
+    drained ??= drainServer(draining, times);
+    return drained;
+  };
+  if (typeof server === "object" && server !== null) adopted.set(server, { drain: drainIt });
+  if (options.drainOnSignal ?? true) unregister = drainOnSignals(() => drainIt());
+  return socket;
+}
+
+/**
+ * Stops a server {@link adopt} put on an inherited socket without dropping a
+ * connection: stops accepting on the shared socket (which systemd or the
+ * launcher keeps open, queueing connections for the next instance), gives
+ * every connection already accepted its answer — including one whose request
+ * has not arrived yet, for `settleMs` — then closes the server gracefully;
+ * whatever is still open after `graceMs` (default 10 s) is closed. `adopt()`
+ * does this on SIGTERM and SIGINT by itself unless told not to.
+ *
+ * @param server A server passed to {@link adopt}.
+ * @param times The grace and settle periods (default: what `adopt()` was given).
+ * @returns When the server has stopped.
+ * @throws {TypeError} When `server` was not adopted.
+ *
+ * @example Stop on your own signal, with a shorter grace
+ * ```ts ignore
+ * import { adopt, drain } from "@handover/handover";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, () => new Response("hello"));
+ * await adopt(server, "web", { drainOnSignal: false });
+ * Deno.addSignalListener("SIGUSR2", () => drain(server, { graceMs: 2000 }).then(() => Deno.exit(0)));
+ * ```
+ */
+export function drain(server: unknown, times?: DrainTimes): Promise<void> {
+  const entry = typeof server === "object" && server !== null ? adopted.get(server) : undefined;
+  if (entry === undefined) throw new TypeError("Expected a server that adopt() put on an inherited socket");
+  return entry.drain(times);
 }
 
 function describeValue(value: unknown): string {
@@ -126,7 +182,7 @@ function describeValue(value: unknown): string {
 }
 
 /** Options of {@link serve}. */
-export interface ServeOptions {
+export interface ServeOptions extends DrainOptions {
   /** The activated socket to serve (`FileDescriptorName=` of the .socket unit); default `unknown`, systemd's name for unnamed sockets. */
   readonly name?: string;
   /** The port to listen on when the process was not socket-activated (default 8000). */
@@ -147,8 +203,11 @@ export interface Server {
   readonly sockets: readonly ServedSocket[];
   /** Resolves when every socket's server has stopped. */
   readonly finished: Promise<void>;
-  /** Stops the servers, lets running requests end, and releases the sockets. */
-  close(): Promise<void>;
+  /**
+   * Drains the servers: stops accepting, answers every connection already
+   * accepted, then releases the sockets (see {@link drain}).
+   */
+  close(times?: DrainTimes): Promise<void>;
 }
 
 /**
@@ -187,10 +246,14 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     });
     served = idle.wrap(handler);
   }
+  const requests = new RequestTracker();
+  served = requests.wrap(served);
   const handles: ServerHandle[] = [];
-  const closeAll = async (): Promise<void> => {
+  let unregister = (): void => {};
+  const closeAll = async (times: DrainTimes = options): Promise<void> => {
+    unregister();
     idle?.stop();
-    await Promise.all(handles.map((h) => h.close()));
+    await Promise.all(handles.map((h) => h.close(times)));
   };
   const fds = activatedFds(options.name ?? "unknown");
   const activated = fds !== undefined;
@@ -198,7 +261,9 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
     const inherited: FdDescription[] = [];
     try {
       for (const fd of fds) inherited.push(checkServable(fd, "http"));
-      for (const description of inherited) handles.push(await serveInherited(adapter, served, description, mode));
+      for (const description of inherited) {
+        handles.push(await serveInherited(adapter, served, description, mode, requests));
+      }
     } catch (error) {
       await closeAll().catch(() => {});
       for (const fd of fds.slice(handles.length)) {
@@ -209,8 +274,9 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
       throw error;
     }
   } else {
-    handles.push(await serveDirect(adapter, served, options.hostname ?? "127.0.0.1", port));
+    handles.push(await serveDirect(adapter, served, options.hostname ?? "127.0.0.1", port, requests));
   }
+  if (options.drainOnSignal ?? true) unregister = drainOnSignals(() => closeAll());
   return {
     activated,
     sockets: handles.map((h) => h.socket),

@@ -161,13 +161,23 @@ function modeAndInode(fd: number): { mode: number; ino: bigint } | undefined {
   }
 }
 
-function socketInode(fd: number): bigint | undefined {
+/**
+ * The inode of a socket fd, or undefined when the fd is not an open socket.
+ *
+ * @param fd The fd.
+ * @returns Its inode.
+ */
+export function socketInode(fd: number): bigint | undefined {
   const stat = modeAndInode(fd);
   return stat !== undefined && (stat.mode & system().c.S_IFMT) === system().c.S_IFSOCK ? stat.ino : undefined;
 }
 
-/** The open fds of this process: `fcntl(F_GETFD)` on every number below the fd table's size. */
-function openFdNumbers(): number[] {
+/**
+ * The open fds of this process: `fcntl(F_GETFD)` on every number below the fd table's size.
+ *
+ * @returns The fd numbers.
+ */
+export function openFdNumbers(): number[] {
   const { libc, c } = system();
   const size = Number(/^FDSize:\s*(\d+)/m.exec(readProcFile("/proc/self/status") ?? "")?.[1] ?? 1024);
   const open: number[] = [];
@@ -248,8 +258,12 @@ export function parseEpollFdinfo(text: string): { fd: number; events: number; da
   return entries;
 }
 
-/** The epoll fds of this process: anonymous inodes (no file type bits) whose fdinfo lists "tfd:" lines. */
-function epollFds(): number[] {
+/**
+ * The epoll fds of this process: anonymous inodes (no file type bits) whose fdinfo lists "tfd:" lines.
+ *
+ * @returns The fd numbers.
+ */
+export function epollFds(): number[] {
   const { c } = system();
   return openFdNumbers().filter((fd) => {
     const stat = modeAndInode(fd);
@@ -258,7 +272,15 @@ function epollFds(): number[] {
   });
 }
 
-function registrationsOf(fd: number, inode: bigint, epfds: readonly number[]): EpollRegistration[] {
+/**
+ * Where the socket `fd` (with `inode`) is registered among `epfds`, now.
+ *
+ * @param fd The socket.
+ * @param inode Its inode (an fd number alone may name another file by now).
+ * @param epfds The epoll fds to look in.
+ * @returns The registrations.
+ */
+export function registrationsOf(fd: number, inode: bigint, epfds: readonly number[]): EpollRegistration[] {
   const found: EpollRegistration[] = [];
   for (const epfd of epfds) {
     const text = readProcFile(`/proc/self/fdinfo/${epfd}`);
