@@ -174,10 +174,18 @@ export interface MessageBuffers {
  * @param buffers What the message points at.
  * @returns The msghdr and the buffers it needs alive.
  *
- * @example
- * ```ts ignore
- * const message = encodeMessage(layout, backend.address, { iov: [payload], control });
- * libc.sendmsg(fd, message.msghdr, flags);
+ * @example Send a datagram with sendmsg(2)
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { system } from "../ffi/system.ts";
+ * import { cString } from "./memory.ts";
+ * import { encodeMessage } from "./msghdr.ts";
+ * const { libc, c, layout, backend } = system();
+ * const [a, b] = socketpair("dgram");
+ * const message = encodeMessage(layout, backend.address, { iov: [cString("hi")] }); // referenced until sent
+ * libc.sendmsg(a, message.msghdr, c.MSG_DONTWAIT); // 3: "hi" and its NUL
+ * close(a);
+ * close(b);
  * ```
  */
 export function encodeMessage(
@@ -222,9 +230,21 @@ export function encodeMessage(
  * @param msghdr The msghdr passed to recvmsg.
  * @returns `msg_namelen`, `msg_controllen` and `msg_flags`.
  *
- * @example
- * ```ts ignore
- * const { controlLength, flags } = decodeMessageResult(layout, message.msghdr);
+ * @example See that a datagram was cut short
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { system } from "../ffi/system.ts";
+ * import { cBuffer, cString } from "./memory.ts";
+ * import { decodeMessageResult, encodeMessage } from "./msghdr.ts";
+ * const { libc, c, layout, backend } = system();
+ * const [a, b] = socketpair("dgram");
+ * const sent = encodeMessage(layout, backend.address, { iov: [cString("hello")] });
+ * libc.sendmsg(a, sent.msghdr, 0);
+ * const received = encodeMessage(layout, backend.address, { iov: [cBuffer(2)] });
+ * libc.recvmsg(b, received.msghdr, 0); // 2
+ * (decodeMessageResult(layout, received.msghdr).flags & c.MSG_TRUNC) !== 0; // true: the rest was dropped
+ * close(a);
+ * close(b);
  * ```
  */
 export function decodeMessageResult(

@@ -43,9 +43,18 @@ export function encodePollfds(
  * @param index The entry.
  * @returns Its returned events.
  *
- * @example
- * ```ts ignore
- * const revents = pollRevents(layout, fds, 0);
+ * @example Poll a pair end once
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { system } from "../ffi/system.ts";
+ * import { encodePollfds, pollRevents } from "./poll.ts";
+ * const { libc, c, layout } = system();
+ * const [a, b] = socketpair();
+ * const fds = encodePollfds(layout, [{ fd: a, events: c.POLLIN | c.POLLOUT }]);
+ * libc.poll(fds, 1, 0); // 1: one entry has events
+ * pollRevents(layout, fds, 0) === c.POLLOUT; // true: writable, nothing to read
+ * close(a);
+ * close(b);
  * ```
  */
 export function pollRevents(layout: StructLayouts, bytes: Uint8Array, index: number): number {

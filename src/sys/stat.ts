@@ -14,9 +14,14 @@ import { view } from "./memory.ts";
  * @param bytes The struct the call filled in.
  * @returns `st_mode` and `st_ino`.
  *
- * @example
- * ```ts ignore
- * const { mode } = decodeStat(layout, buffer);
+ * @example A socket's mode, as statx(2) fills it in
+ * ```ts
+ * import { layoutsFor } from "./layout.ts";
+ * import { decodeStat } from "./stat.ts";
+ * const layout = layoutsFor({ os: "linux", arch: "x86_64" });
+ * const bytes = new Uint8Array(layout.stat.size);
+ * new DataView(bytes.buffer).setUint16(layout.stat.mode, 0o140777, true); // S_IFSOCK | 0777
+ * decodeStat(layout, bytes); // { mode: 0o140777, ino: 0n }
  * ```
  */
 export function decodeStat(layout: StructLayouts, bytes: Uint8Array): { mode: number; ino: bigint } {
