@@ -61,9 +61,14 @@ export function resolveSymbols(table: SymbolTable, platform: Platform): Resolved
  * @param raw The functions its FFI returned, by name.
  * @returns The functions, typed by the table.
  *
- * @example
- * ```ts ignore
- * const libc = adaptFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), lib.symbols);
+ * @example A 64-bit result becomes a number
+ * ```ts
+ * import { adaptFunctions, resolveSymbols } from "./bind.ts";
+ * const table = { write: { parameters: ["i32", "buffer", "usize"], result: "isize" } } as const;
+ * const resolved = resolveSymbols(table, { os: "linux", arch: "x86_64" });
+ * // A stand-in for a dialect that returns 64-bit integers as bigints, as Deno's does.
+ * const functions = adaptFunctions<typeof table>(resolved, { write: () => 5n });
+ * functions.write(1, new Uint8Array(5), 5); // 5
  * ```
  */
 export function adaptFunctions<T extends SymbolTable>(
@@ -111,8 +116,18 @@ export function adaptFunctions<T extends SymbolTable>(
  * @throws {HandoverError} `ELIBACC` when a function is first used and cannot be bound.
  *
  * @example Bind libc lazily
- * ```ts ignore
- * const libc = lazyFunctions<LibcSymbols>(resolveSymbols(LIBC_SYMBOLS, platform), bindWithFfi, { runtime, path });
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { lazyFunctions, resolveSymbols } from "./bind.ts";
+ * import { LIBC_SYMBOLS, type LibcSymbols } from "./symbols.ts";
+ * import { currentBackend } from "./system.ts";
+ * const backend = currentBackend();
+ * const libc = lazyFunctions<LibcSymbols>(
+ *   resolveSymbols(LIBC_SYMBOLS, backend.platform),
+ *   (symbol) => backend.bind(backend.libcPath, symbol),
+ *   { runtime: backend.runtime, path: backend.libcPath },
+ * );
+ * libc.getpid() === backend.pid; // true, and getpid() is the only function bound
  * ```
  */
 export function lazyFunctions<T extends SymbolTable>(
@@ -158,9 +173,24 @@ export function lazyFunctions<T extends SymbolTable>(
  * @returns The same functions, all bound.
  * @throws {HandoverError} `ELIBACC` when one cannot be bound.
  *
- * @example
- * ```ts ignore
- * const launchd = bindAll(lazyFunctions<LaunchdSymbols>(resolved, bindOne, { runtime, path }));
+ * @example A library without one of the functions fails at once
+ * ```ts
+ * import { HandoverError } from "../../mod.ts";
+ * import { bindAll, lazyFunctions, resolveSymbols } from "./bind.ts";
+ * import { currentBackend } from "./system.ts";
+ * const backend = currentBackend();
+ * const table = { getpid: { parameters: [], result: "i32" }, not_in_libc: { parameters: [], result: "i32" } } as const;
+ * const where = { runtime: backend.runtime, path: backend.libcPath };
+ * const functions = lazyFunctions<typeof table>(
+ *   resolveSymbols(table, backend.platform),
+ *   (symbol) => backend.bind(where.path, symbol),
+ *   where,
+ * ); // nothing bound yet
+ * try {
+ *   bindAll(functions);
+ * } catch (error) {
+ *   if (!(error instanceof HandoverError) || error.code !== "ELIBACC") throw error;
+ * }
  * ```
  */
 export function bindAll<T extends SymbolTable>(functions: ForeignFunctions<T>): ForeignFunctions<T> {

@@ -38,9 +38,18 @@ let cached: System | undefined;
  * @param backend The backend, or undefined when loading failed.
  * @param failure Why loading failed.
  *
- * @example
- * ```ts ignore
- * installBackend((await import("../../runtimes/deno/ffi.ts")).createBackend());
+ * @example A failed load is kept and thrown by the first call
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend and installs it
+ * import { currentBackend, installBackend, libc } from "./system.ts";
+ * const loaded = currentBackend();
+ * installBackend(undefined, new Error("no --allow-ffi")); // what the loader does when loading fails
+ * try {
+ *   libc();
+ * } catch (error) {
+ *   (error as Error).message; // "no --allow-ffi"
+ * }
+ * installBackend(loaded);
  * ```
  */
 export function installBackend(backend: Backend | undefined, failure?: unknown): void {
@@ -57,9 +66,11 @@ export function installBackend(backend: Backend | undefined, failure?: unknown):
  * @throws {HandoverError} The error loading failed with, or `ERR_HANDOVER_NOT_READY`
  * when it is still loading (only CommonJS code can get here: it must `await init()`).
  *
- * @example
- * ```ts ignore
- * currentBackend().runtime; // "deno", "bun" or "node"
+ * @example Which runtime's FFI is in use
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { currentBackend } from "./system.ts";
+ * currentBackend().runtime; // "deno" here; "bun" or "node" in those runtimes
  * ```
  */
 export function currentBackend(): Backend {
@@ -77,9 +88,11 @@ export function currentBackend(): Backend {
  * @returns The functions of `LIBC_SYMBOLS` that exist on this platform.
  * @throws {HandoverError} When the backend is not loaded (see `init()`).
  *
- * @example
- * ```ts ignore
- * libc().getpid();
+ * @example Call getpid(2)
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { currentBackend, libc } from "./system.ts";
+ * libc().getpid() === currentBackend().pid; // true
  * ```
  */
 export function libc(): ForeignFunctions<LibcSymbols> {
@@ -102,9 +115,17 @@ export function libc(): ForeignFunctions<LibcSymbols> {
  * @returns The bound functions.
  * @throws {HandoverError} `ELIBACC` when the library or a function cannot be loaded.
  *
- * @example
- * ```ts ignore
- * const launchd = openLibrary("/usr/lib/libSystem.B.dylib", LAUNCHD_SYMBOLS);
+ * @example A table of its own, and a library that is not there
+ * ```ts
+ * import { HandoverError } from "../../mod.ts";
+ * import { currentBackend, openLibrary } from "./system.ts";
+ * const table = { getppid: { parameters: [], result: "i32" } } as const;
+ * openLibrary(currentBackend().libcPath, table).getppid() > 0; // true
+ * try {
+ *   openLibrary("/usr/lib/libSystem.B.dylib", table); // launchd's library, on Linux
+ * } catch (error) {
+ *   if (!(error instanceof HandoverError) || error.code !== "ELIBACC") throw error;
+ * }
  * ```
  */
 export function openLibrary<T extends SymbolTable>(path: string, table: T): ForeignFunctions<T> {
@@ -124,9 +145,14 @@ export function openLibrary<T extends SymbolTable>(path: string, table: T): Fore
  * @returns The context.
  * @throws {HandoverError} When the backend is not loaded (see `init()`).
  *
- * @example
- * ```ts ignore
- * const { libc, c } = system();
+ * @example The functions and constants of this platform
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { system } from "./system.ts";
+ * const { libc, c, os } = system();
+ * libc.getpid() > 0; // true
+ * c.AF_UNIX; // 1
+ * os; // "linux" or "darwin"
  * ```
  */
 export function system(): System {
@@ -153,9 +179,18 @@ export function system(): System {
  * @returns `result`.
  * @throws {HandoverError} With `code`, `errno` and `syscall` of the failure.
  *
- * @example
- * ```ts ignore
- * const fd = check(libc.socket(c.AF_UNIX, c.SOCK_DGRAM, 0), "socket");
+ * @example A failed call becomes an error with its errno
+ * ```ts
+ * import { close, HandoverError } from "../../mod.ts";
+ * import { check, system } from "./system.ts";
+ * const { libc, c } = system();
+ * const fd = check(libc.socket(c.AF_UNIX, c.SOCK_DGRAM, 0), "socket"); // the new fd
+ * close(fd);
+ * try {
+ *   check(libc.close(-1), "close", "fd -1");
+ * } catch (error) {
+ *   (error as HandoverError).code; // "EBADF"
+ * }
  * ```
  */
 export function check(result: number, syscall: string, context?: string): number {
@@ -172,10 +207,20 @@ export function check(result: number, syscall: string, context?: string): number
  * @param syscall Its name, for the error.
  * @returns The error, or undefined when the call succeeded.
  *
- * @example
- * ```ts ignore
- * const error = failure(libc.sendmsg(fd, msg, flags), "sendmsg");
- * if (error?.code === "EAGAIN") await waitWritable(fd);
+ * @example Wait when a non-blocking read finds nothing
+ * ```ts
+ * import { close, socketpair, waitForFd } from "../../mod.ts";
+ * import { cBuffer, cString } from "../sys/memory.ts";
+ * import { failure, system } from "./system.ts";
+ * const { libc } = system();
+ * const [a, b] = socketpair();
+ * const buffer = cBuffer(16);
+ * failure(libc.read(a, buffer, 16), "read")?.code; // "EAGAIN": nothing was sent yet
+ * libc.write(b, cString("hi"), 3);
+ * await waitForFd(a, "readable", { timeoutMs: 5000 });
+ * failure(libc.read(a, buffer, 16), "read"); // undefined: it read "hi" and its NUL
+ * close(a);
+ * close(b);
  * ```
  */
 export function failure(result: number, syscall: string): HandoverError | undefined {
