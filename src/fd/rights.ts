@@ -68,9 +68,14 @@ function trySend(socket: number, fds: readonly number[], payload: Uint8Array) {
  * `EBADF` when a passed fd is not open.
  * @throws {RangeError} With more than 253 fds.
  *
- * @example Pass a pipe end to the other side of a pair
- * ```ts ignore
- * sendFdsSync(pairEnd, [fd], "here");
+ * @example Pass a listening socket to the other side of a pair
+ * ```ts
+ * import { close, createListener, receiveFdsSync, sendFdsSync, socketpair } from "../../mod.ts";
+ * const [here, there] = socketpair();
+ * const listener = createListener({ port: 0 });
+ * sendFdsSync(here, [listener], "web"); // 3 (bytes of data)
+ * const { fds } = receiveFdsSync(there); // fds[0] is a new fd for the same socket
+ * for (const fd of [listener, ...fds, here, there]) close(fd);
  * ```
  */
 export function sendFdsSync(socket: number, fds: readonly number[], data: Uint8Array | string = "\0"): number {
@@ -93,9 +98,14 @@ export function sendFdsSync(socket: number, fds: readonly number[], data: Uint8A
  * @throws {HandoverError} `EPIPE` when the peer is gone, `ETIMEDOUT` when the wait times out.
  *
  * @example Hand a listening socket to a worker
- * ```ts ignore
- * import { sendFds } from "@handover/handover";
- * await sendFds(workerChannel, [listeningFd], "web");
+ * ```ts
+ * import { close, createListener, receiveFds, sendFds, socketpair } from "../../mod.ts";
+ * const [parent, worker] = socketpair();
+ * const listener = createListener({ port: 0 });
+ * await sendFds(parent, [listener], "web", { timeoutMs: 5000 });
+ * close(listener); // the worker's end now holds the socket
+ * const { fds } = await receiveFds(worker, { timeoutMs: 5000 });
+ * for (const fd of [...fds, parent, worker]) close(fd);
  * ```
  */
 export async function sendFds(
@@ -154,9 +164,21 @@ function receiveLimits(options: ReceiveOptions): { maxFds: number; maxBytes: num
  * @returns The message; `data` is empty at end of stream.
  * @throws {HandoverError} `EAGAIN` when nothing is queued, `EBADF` when the socket is not open.
  *
- * @example
- * ```ts ignore
- * const { data, fds } = receiveFdsSync(pairEnd);
+ * @example Read what is queued, or learn that nothing is
+ * ```ts
+ * import { close, HandoverError, receiveFdsSync, sendFdsSync, socketpair } from "../../mod.ts";
+ * const [a, b] = socketpair("seqpacket");
+ * sendFdsSync(a, [], "hello");
+ * const { data, fds } = receiveFdsSync(b);
+ * new TextDecoder().decode(data); // "hello"
+ * fds; // []
+ * try {
+ *   receiveFdsSync(b); // nothing is queued now
+ * } catch (error) {
+ *   if (!(error instanceof HandoverError) || error.code !== "EAGAIN") throw error;
+ * }
+ * close(a);
+ * close(b);
  * ```
  */
 export function receiveFdsSync(socket: number, options: ReceiveOptions = {}): ReceivedMessage {
@@ -176,10 +198,17 @@ export function receiveFdsSync(socket: number, options: ReceiveOptions = {}): Re
  * @returns The message; `data` is empty at end of stream.
  * @throws {HandoverError} `ETIMEDOUT` when the wait times out, `EBADF` when the socket is not open.
  *
- * @example Receive what a parent sent
- * ```ts ignore
- * import { receiveFds } from "@handover/handover";
- * const { data, fds } = await receiveFds(3, { timeoutMs: 5000 });
+ * @example Receive what the other end sends
+ * ```ts
+ * import { close, describeFd, receiveFds, sendFdsSync, socketpair } from "../../mod.ts";
+ * const [parent, child] = socketpair();
+ * const pending = receiveFds(child, { timeoutMs: 5000 }); // in a child: receiveFds(3, …)
+ * const [x, y] = socketpair("dgram");
+ * sendFdsSync(parent, [x], "x");
+ * const { data, fds } = await pending;
+ * new TextDecoder().decode(data); // "x"
+ * describeFd(fds[0]!).type; // "dgram"
+ * for (const fd of [...fds, x, y, parent, child]) close(fd);
  * ```
  */
 export async function receiveFds(socket: number, options: ReceiveOptions = {}): Promise<ReceivedMessage> {
