@@ -27,4 +27,3 @@ const server = await serve(
 );
 const where = server.sockets.map((socket) => JSON.stringify(socket.address)).join(", ");
 await ready(`Waiting for requests on ${server.activated ? "the activated socket " : ""}${where}`);
-process.once("SIGTERM", () => void server.close().then(() => process.exit(0)));

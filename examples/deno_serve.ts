@@ -12,7 +12,6 @@ if (isActivated()) {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, idle.wrap(handler));
   const { address } = await adopt(server, "web");
   console.log("serving the activated socket", address);
-  Deno.addSignalListener("SIGTERM", () => server.shutdown());
 } else {
   Deno.serve({ hostname: "127.0.0.1", port: 8000 }, handler);
 }

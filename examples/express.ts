@@ -15,7 +15,6 @@ if (isActivated()) {
   // On demand: exit after 120 s without requests; systemd starts the service again on the next connection.
   exitWhenIdle(120, { onIdle: () => void server.close(() => process.exit(0)) }).watch(server);
   await adopt(server, "web");
-  process.once("SIGTERM", () => server.close());
 } else {
   server.listen(8000, "127.0.0.1", () => console.log("http://127.0.0.1:8000/"));
 }

@@ -11,4 +11,3 @@ app.get("/hello/:name", (c) => c.json({ hello: c.req.param("name") }));
 
 const server = await serve(app.fetch, { name: "web", port: 8000, idleTimeout: isActivated() ? 120 : undefined });
 console.log(server.activated ? "serving the activated socket" : "serving", server.sockets.map((s) => s.address));
-process.once("SIGTERM", () => server.close());

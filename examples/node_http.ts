@@ -10,8 +10,6 @@ const server = http.createServer((req, res) => res.end(`hello from node:http: ${
 if (isActivated()) {
   const { address, method } = await adopt(server, "web");
   console.log("serving the activated socket", address, method);
-  // systemd stops services with SIGTERM: finish running requests; queued connections wait for the next start.
-  process.once("SIGTERM", () => server.close());
 } else {
   server.listen(8000, "127.0.0.1", () => console.log("http://127.0.0.1:8000/"));
 }

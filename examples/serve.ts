@@ -9,4 +9,3 @@ const server = await serve(
 );
 const [socket] = server.sockets;
 console.error(`${server.activated ? "activated" : "direct"}: ${JSON.stringify(socket?.address)} (${socket?.method})`);
-process.once("SIGTERM", () => server.close());

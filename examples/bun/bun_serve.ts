@@ -12,7 +12,6 @@ if (isActivated()) {
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: idle.wrap(handler) });
   const { address } = await adopt(server, "web");
   console.log("serving the activated socket", address);
-  process.once("SIGTERM", () => server.stop());
 } else {
   Bun.serve({ hostname: "127.0.0.1", port: 8000, fetch: handler });
 }
