@@ -16,11 +16,18 @@ import { currentBackend } from "./ffi/system.ts";
  * @returns When the FFI is loaded.
  * @throws {HandoverError} `ELIBACC` when the C library cannot be loaded (in Deno: run with `--allow-ffi`).
  *
- * @example CommonJS
- * ```ts ignore
- * const handover = require("handover");
+ * @example CommonJS: `require("handover")` loads no FFI, so the first synchronous call waits for init()
+ * ```ts
+ * import * as handover from "./api.ts"; // what `const handover = require("handover")` gets: the API, not loaded
+ * try {
+ *   handover.socketpair();
+ * } catch (error) {
+ *   (error as handover.HandoverError).code; // "ERR_HANDOVER_NOT_READY"
+ * }
  * await handover.init();
  * const [a, b] = handover.socketpair();
+ * handover.close(a);
+ * handover.close(b);
  * ```
  */
 export async function init(): Promise<void> {

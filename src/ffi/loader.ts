@@ -86,9 +86,15 @@ let streams: Promise<StreamAdapterModule> | undefined;
  *
  * @returns The adapter module.
  *
- * @example
- * ```ts ignore
- * const adapter = await loadStreamAdapter();
+ * @example One end of a pair as streams
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { loadStreamAdapter } from "./loader.ts";
+ * const { openSocketStream } = await loadStreamAdapter(); // node:net's sockets here, in Deno
+ * const [a, b] = socketpair();
+ * const stream = await openSocketStream(a); // owns a from now on
+ * await stream.close();
+ * close(b);
  * ```
  */
 export function loadStreamAdapter(): Promise<StreamAdapterModule> {
@@ -107,9 +113,14 @@ let serving: Promise<ServeAdapter> | undefined;
  *
  * @returns The adapter module.
  *
- * @example
- * ```ts ignore
+ * @example What the adapter tells about a Deno.serve server
+ * ```ts
+ * import { loadServeAdapter } from "./loader.ts";
  * const adapter = await loadServeAdapter();
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * adapter.kindOf(server); // "http"
+ * adapter.addressOf(server); // { family: "inet", address: "127.0.0.1", port: server.addr.port }
+ * await adapter.close(server, false);
  * ```
  */
 export function loadServeAdapter(): Promise<ServeAdapter> {

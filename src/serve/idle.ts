@@ -45,12 +45,14 @@ export interface IdleOptions {
  * @returns The timer: wrap handlers with it, or `watch()` a node:http server.
  * @throws {RangeError} When `seconds` is not a positive number.
  *
- * @example Exit after 30 s without requests
- * ```ts ignore
- * import { adopt, exitWhenIdle } from "@handover/handover";
- * const idle = exitWhenIdle(30);
- * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, idle.wrap(() => new Response("hi")));
- * await adopt(server, "web");
+ * @example Close the server after 0.25 s without requests
+ * ```ts
+ * import { exitWhenIdle } from "../../mod.ts";
+ * // A service passes 30 or so and no onIdle: the process exits 0, and its socket unit starts it again on demand.
+ * const idle = exitWhenIdle(0.25, { onIdle: () => server.shutdown() });
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, idle.wrap(() => new Response("hi")));
+ * await (await fetch(`http://127.0.0.1:${server.addr.port}/`)).text(); // "hi", and the countdown starts again
+ * await server.finished; // 0.25 s after that request
  * ```
  */
 export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTimer {

@@ -81,9 +81,19 @@ async function forward(client: number, target: SocketAddress, openStream: OpenSt
  * @param openStream The runtime's socket-stream adapter (`runtimes/*_stream.ts`).
  * @returns The running forwarder; it stops by itself when the server stops accepting.
  *
- * @example
- * ```ts ignore
- * const forwarder = startForwarder(describeFd(3), { family: "inet", address: "127.0.0.1", port: 41234 }, openSocketStream);
+ * @example Forward a listening socket's connections to a Deno.serve server
+ * ```ts
+ * import { createListener, describeFd, openSocketStream } from "../../mod.ts";
+ * import { startForwarder } from "./proxy.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * const inherited = describeFd(createListener({ port: 0 })); // stands in for the socket systemd passes
+ * const target = { family: "inet", address: "127.0.0.1", port: server.addr.port } as const;
+ * const forwarder = startForwarder(inherited, target, openSocketStream);
+ * const { port } = forwarder.socket.address as { port: number }; // the inherited socket's port
+ * await (await fetch(`http://127.0.0.1:${port}/`)).text(); // "hello", through a second connection to the server
+ * forwarder.stop();
+ * await forwarder.finished; // the loop has closed the inherited fd
+ * await server.shutdown();
  * ```
  */
 export function startForwarder(inherited: FdDescription, target: SocketAddress, openStream: OpenStream): Forwarder {

@@ -103,11 +103,16 @@ function resolveOne(fdOrName: number | string): number {
  * server is closed when adoption fails.
  * @throws {TypeError} When the server is of a kind handover does not know.
  *
- * @example Deno.serve on the socket systemd passed as "web"
- * ```ts ignore
- * import { adopt } from "@handover/handover";
- * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, () => new Response("hello"));
- * const { address } = await adopt(server, "web");
+ * @example Deno.serve on a listening socket (under systemd: `adopt(server, "web")`)
+ * ```ts
+ * import { adopt, createListener } from "../../mod.ts";
+ * const fd = createListener({ port: 0 }); // stands in for the socket systemd passes as "web"
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * const { address, method } = await adopt(server, fd, { drainOnSignal: false });
+ * method; // "adopted" on Linux: the server accepts on fd's socket now, its own is gone ("proxy" on macOS)
+ * const { port } = address as { port: number }; // fd's port
+ * await (await fetch(`http://127.0.0.1:${port}/`)).text(); // "hello"
+ * await server.shutdown(); // closes the adopted socket too
  * ```
  */
 export async function adopt(
@@ -163,11 +168,17 @@ export async function adopt(
  * @throws {TypeError} When `server` was not adopted.
  *
  * @example Stop on your own signal, with a shorter grace
- * ```ts ignore
- * import { adopt, drain } from "@handover/handover";
- * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, () => new Response("hello"));
- * await adopt(server, "web", { drainOnSignal: false });
- * Deno.addSignalListener("SIGUSR2", () => drain(server, { graceMs: 2000 }).then(() => Deno.exit(0)));
+ * ```ts
+ * import { adopt, createListener, drain } from "../../mod.ts";
+ * const fd = createListener({ port: 0 }); // stands in for the socket systemd passes as "web"
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * await adopt(server, fd, { drainOnSignal: false });
+ * const stopped = Promise.withResolvers<void>();
+ * const onSignal = () => void drain(server, { graceMs: 2000 }).then(stopped.resolve); // a service exits 0 here
+ * Deno.addSignalListener("SIGUSR2", onSignal);
+ * Deno.kill(Deno.pid, "SIGUSR2"); // as `systemctl kill -s SIGUSR2 app.service` would
+ * await stopped.promise; // every accepted connection answered, the server closed
+ * Deno.removeSignalListener("SIGUSR2", onSignal);
  * ```
  */
 export function drain(server: unknown, times?: DrainTimes): Promise<void> {
@@ -223,11 +234,16 @@ export interface Server {
  * @throws {HandoverError} As {@link adopt}; `ENOENT`/`EALREADY`/`EINVAL` from the activation
  * environment when the process was activated but the name is missing or taken.
  *
- * @example Serve "web" under systemd, port 8000 by hand
- * ```ts ignore
- * import { serve } from "@handover/handover";
- * const server = await serve(() => new Response("hello"), { name: "web", port: 8000 });
- * console.log(server.activated, server.sockets[0].address);
+ * @example Serve "web" under systemd, a port of its own when started by hand
+ * ```ts
+ * import { serve } from "../../mod.ts";
+ * // Started by hand (no LISTEN_FDS), so it listens on hostname:port; port 0 picks a free one.
+ * const server = await serve(() => new Response("hello"), { name: "web", port: 0 });
+ * server.activated; // false (true under systemd or the handover launcher)
+ * const { address, method } = server.sockets[0]!; // method: "direct"
+ * const { port } = address as { port: number };
+ * await (await fetch(`http://127.0.0.1:${port}/`)).text(); // "hello"
+ * await server.close(); // the drain SIGTERM and SIGINT start, without the exit
  * ```
  */
 export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<Server> {

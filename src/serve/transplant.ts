@@ -52,9 +52,21 @@ export interface EpollRegistration {
  * socket; `EPROTOTYPE` when its type does not fit the server (a datagram socket for an
  * HTTP server); `EINVAL` when a stream socket is not listening (an `Accept=yes` connection).
  *
- * @example
- * ```ts ignore
- * const inherited = checkServable(3, "http"); // { type: "stream", family: "inet", listening: true, … }
+ * @example A listening TCP socket, and a datagram socket an HTTP server cannot serve
+ * ```ts
+ * import { close, createListener, type HandoverError, socketpair } from "../../mod.ts";
+ * import { checkServable } from "./transplant.ts";
+ * const fd = createListener({ port: 0 }); // stands in for the socket systemd passes
+ * checkServable(fd, "http"); // { fd, type: "stream", family: "inet", listening: true, address: …, inode: … }
+ * const [a, b] = socketpair("dgram");
+ * try {
+ *   checkServable(a, "http");
+ * } catch (error) {
+ *   (error as HandoverError).code; // "EPROTOTYPE"
+ * }
+ * close(fd);
+ * close(a);
+ * close(b);
  * ```
  */
 export function checkServable(fd: number, kind: ServerKind): FdDescription {
@@ -94,9 +106,13 @@ export function checkServable(fd: number, kind: ServerKind): FdDescription {
  * @returns Where to listen.
  * @throws {HandoverError} `EAFNOSUPPORT` for a family no runtime server listens on (vsock, netlink).
  *
- * @example
- * ```ts ignore
- * ephemeralAddress(describeFd(3), "/tmp/x.sock"); // { family: "inet", address: "127.0.0.1", port: 0 }
+ * @example Where a server for an IPv4 socket starts
+ * ```ts
+ * import { close, createListener, describeFd } from "../../mod.ts";
+ * import { ephemeralAddress } from "./transplant.ts";
+ * const fd = createListener({ port: 0 });
+ * ephemeralAddress(describeFd(fd), "/tmp/unused.sock"); // { family: "inet", address: "127.0.0.1", port: 0 }
+ * close(fd);
  * ```
  */
 export function ephemeralAddress(inherited: FdDescription, temporaryPath: string): SocketAddress {
@@ -196,9 +212,20 @@ export function openFdNumbers(): number[] {
  * @returns The fd.
  * @throws {HandoverError} `ENOENT` when no socket has that address; `ENOTUNIQ` when several do.
  *
- * @example
- * ```ts ignore
- * const n = findSocketFd({ family: "inet", address: "127.0.0.1", port: 41234 }, "stream");
+ * @example The fd of a Deno.serve server, which Deno does not tell
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import type { HandoverError } from "../../mod.ts";
+ * import { findSocketFd } from "./transplant.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * const address = { family: "inet", address: "127.0.0.1", port: server.addr.port } as const;
+ * findSocketFd(address, "stream"); // the number of the server's listening socket
+ * try {
+ *   findSocketFd(address, "dgram");
+ * } catch (error) {
+ *   (error as HandoverError).code; // "ENOENT": no UDP socket there
+ * }
+ * await server.shutdown();
  * ```
  */
 export function findSocketFd(address: SocketAddress, type: "stream" | "dgram", exclude = -1): number {
@@ -305,9 +332,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * @throws {HandoverError} `ENOTSUP` when no epoll instance of this process waits on the fd
  * (an event loop handover does not know: kqueue, io_uring).
  *
- * @example
- * ```ts ignore
- * const [registration] = await findRegistrations(n);
+ * @example The event loop that waits on a Deno.serve server's socket
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { findRegistrations, findSocketFd } from "./transplant.ts";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * const fd = findSocketFd({ family: "inet", address: "127.0.0.1", port: server.addr.port }, "stream");
+ * await findRegistrations(fd); // [{ epfd: <an epoll fd of Deno's>, events: …, data: … }, …]
+ * await server.shutdown();
  * ```
  */
 export async function findRegistrations(fd: number, timeoutMs = 500): Promise<EpollRegistration[]> {
@@ -332,9 +364,12 @@ export async function findRegistrations(fd: number, timeoutMs = 500): Promise<Ep
  *
  * @returns The reason it cannot, or undefined when it can.
  *
- * @example
- * ```ts ignore
- * if (adoptionUnavailable() !== undefined) useFallback();
+ * @example Adopt where it can run, else forward
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { adoptionUnavailable } from "./transplant.ts";
+ * adoptionUnavailable(); // undefined on Linux; "adoption needs epoll and /proc, and this is darwin" on macOS
+ * const mode = adoptionUnavailable() === undefined ? "adopt" : "fallback";
  * ```
  */
 export function adoptionUnavailable(): string | undefined {
@@ -351,9 +386,12 @@ export function adoptionUnavailable(): string | undefined {
  *
  * @returns The path.
  *
- * @example
- * ```ts ignore
+ * @example A fresh path each call
+ * ```ts
+ * import "../../mod.ts"; // loads the FFI backend
+ * import { temporarySocketPath } from "./transplant.ts";
  * temporarySocketPath(); // "/tmp/handover-1234-lx2k3-0.sock"
+ * temporarySocketPath(); // "/tmp/handover-1234-lx2k3-1.sock"; neither exists until a server binds it
  * ```
  */
 export function temporarySocketPath(): string {
@@ -369,9 +407,14 @@ let pathCounter = 0;
  *
  * @param path The path.
  *
- * @example
- * ```ts ignore
+ * @example Closing a unix listener leaves its file; this removes it
+ * ```ts
+ * import { close, createListener } from "../../mod.ts";
+ * import { removeSocketPath, temporarySocketPath } from "./transplant.ts";
+ * const path = temporarySocketPath();
+ * close(createListener({ path })); // bind(2) made the file, close(2) left it
  * removeSocketPath(path);
+ * removeSocketPath(path); // gone already: nothing happens
  * ```
  */
 export function removeSocketPath(path: string): void {
@@ -393,9 +436,17 @@ export function removeSocketPath(path: string): void {
  * the server's socket cannot be told; `ENOTSUP` when its event loop is not epoll; the errno
  * of `dup3`/`epoll_ctl`; `EIO` when a verification fails. The inherited fd stays open on failure.
  *
- * @example
- * ```ts ignore
- * const adopted = await transplant(checkServable(3, "http"), { family: "inet", address: "127.0.0.1", port: 41234 });
+ * @example A Deno.serve server takes over a listening socket
+ * ```ts
+ * import { createListener } from "../../mod.ts";
+ * import { checkServable, transplant } from "./transplant.ts";
+ * const inherited = checkServable(createListener({ port: 0 }), "http"); // stands in for the socket systemd passes
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => new Response("hello"));
+ * const adopted = await transplant(inherited, { family: "inet", address: "127.0.0.1", port: server.addr.port });
+ * adopted; // { fd: <the server's own fd number>, address: inherited.address, type: "stream", method: "adopted" }
+ * const { port } = adopted.address as { port: number };
+ * await (await fetch(`http://127.0.0.1:${port}/`)).text(); // "hello"
+ * await server.shutdown(); // closes the adopted socket
  * ```
  */
 export async function transplant(inherited: FdDescription, serverAddress: SocketAddress): Promise<AdoptedSocket> {
