@@ -73,6 +73,7 @@ export {
   type AdoptMode,
   type AdoptOptions,
   drain,
+  drainable,
   type DrainOptions,
   type DrainTimes,
   type FetchHandler,

@@ -140,7 +140,9 @@ export async function adopt(
     throw error;
   }
   const { socket, stopForwarder } = await putOnSocket(adapter, server, inherited, mode);
-  const draining = drainingOf(adapter, server, socket, stopForwarder);
+  // Handlers wrapped with drainable() count their requests in one tracker for the process.
+  const requests = kind === "http" && adapter.trackRequests === undefined ? drainableRequests : undefined;
+  const draining = drainingOf(adapter, server, socket, stopForwarder, requests);
   let unregister = (): void => {};
   let drained: Promise<void> | undefined;
   const drainIt = (times: DrainTimes = options): Promise<void> => {
@@ -185,6 +187,31 @@ export function drain(server: unknown, times?: DrainTimes): Promise<void> {
   const entry = typeof server === "object" && server !== null ? adopted.get(server) : undefined;
   if (entry === undefined) throw new TypeError("Expected a server that adopt() put on an inherited socket");
   return entry.drain(times);
+}
+
+const drainableRequests = new RequestTracker();
+
+/**
+ * Wraps the fetch handler of a `Deno.serve()` or `Bun.serve()` server you
+ * pass to {@link adopt}, so that its drain can see the requests: it waits for
+ * running ones, and answers the next request on each keep-alive connection
+ * with `Connection: close` instead of closing the connection under a client
+ * that is about to send on it. (`serve()` does this for its own handler;
+ * `node:http` servers need nothing: their `request` events tell.)
+ *
+ * @param handler The server's fetch handler.
+ * @returns The same handler, counted.
+ *
+ * @example Deno.serve, adopted, with keep-alive clients
+ * ```ts ignore
+ * import { adopt, drainable } from "@handover/handover";
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, drainable(() => new Response("hello")));
+ * await adopt(server, "web");
+ * ```
+ */
+export function drainable(handler: FetchHandler): FetchHandler {
+  if (typeof handler !== "function") throw new TypeError(`Expected a handler function, got ${typeof handler}`);
+  return drainableRequests.wrap(handler);
 }
 
 function describeValue(value: unknown): string {
