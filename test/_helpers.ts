@@ -26,14 +26,27 @@ export function openFds(): Map<number, string> {
   return fds;
 }
 
-function leaked(before: Map<number, string>): string[] {
+/**
+ * Whether an fd is one the runtime opens by itself, at times of its own choosing (its event loop's epoll and
+ * eventfds, timerfds, signalfds, io_uring): never one handover opens. handover's own fds are sockets, pidfds,
+ * pipes and files, and those count as leaks.
+ */
+export function runtimeOwned(target: string): boolean {
+  return /^anon_inode:\[?(eventfd|eventpoll|timerfd|signalfd|io_uring|inotify)/.test(target) ||
+    target === "anon_inode:inotify";
+}
+
+/** The fds open now that were not open (or pointed elsewhere) before, leaving out the runtime's own. */
+export function leakedSince(before: Map<number, string>): string[] {
   const now = openFds();
   const extra: string[] = [];
   for (const [fd, target] of now) {
-    if (before.get(fd) !== target) extra.push(`${fd} -> ${target}`);
+    if (before.get(fd) !== target && !runtimeOwned(target)) extra.push(`${fd} -> ${target}`);
   }
   return extra;
 }
+
+const leaked = leakedSince;
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
