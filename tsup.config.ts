@@ -10,9 +10,10 @@ import { defineConfig, type Options } from "tsup";
 // - dist/mod.js: the library as ES modules with every runtime, each runtime's
 //   backend and adapters a chunk behind a dynamic import() (Deno's `npm:`
 //   specifier and any other ESM consumer);
-// - dist/mod.cjs: CommonJS (src/api.ts: no top-level await; callers await init());
+// - dist/mod.cjs: CommonJS (src/commonjs.ts: no top-level await; the FFI loads with require() at once, in
+//   Node and Bun);
 // - dist/activation-node.js, dist/activation-bun.js, dist/activation.js, dist/activation.cjs: the start-up
-//   entry (`handover/activation`) the same ways;
+//   entry (`handover/activation`) the same ways (CommonJS: src/activation/commonjs.ts);
 // - dist/cli.js: the launcher, on its own chunks;
 // - jsr/activation.js: the start-up entry for JSR, which otherwise serves the TypeScript
 //   modules (jsr.json exports it; not part of the npm package).
@@ -29,7 +30,13 @@ const common = {
   external: ["bun:ffi", "koffi", "@hono/node-server", "hono"],
   sourcemap: false,
   outDir: "dist",
+  // src/ffi/loader.ts loads the FFI with require() in CommonJS only; an ES module build must not even contain
+  // those require() calls (bun:ffi would become an import at its top).
+  define: { HANDOVER_COMMONJS: "false" },
 } as const satisfies Options;
+
+/** What the CommonJS builds change: the FFI loads with require(), at once. */
+const commonJs = { define: { HANDOVER_COMMONJS: "true" } } as const satisfies Options;
 
 /** What a stub in an npm build for one runtime says when another runtime loads it. */
 const npmBuildOnly = (file: string, runtime: string): string =>
@@ -66,7 +73,7 @@ export function openSocketStream() { throw new Error(message); }`,
   };
 }
 
-const BUN_KEEPS = ["bun", "node/serve", "node/stream"];
+const BUN_KEEPS = ["bun", "node/serve", "node/stream", "node/process"];
 
 export default defineConfig([
   { ...common, entry: { node: "mod.ts" }, format: ["esm"], splitting: false, esbuildPlugins: [only("node", ["node"])] },
@@ -93,7 +100,8 @@ export default defineConfig([
   { ...common, entry: { activation: "activation.ts" }, format: ["esm"], dts: true, splitting: true },
   {
     ...common,
-    entry: { activation: "src/activation/exports.ts" },
+    ...commonJs,
+    entry: { activation: "src/activation/commonjs.ts" },
     format: ["cjs"],
     dts: true,
     splitting: false,
@@ -120,6 +128,6 @@ export default defineConfig([
   },
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true },
   // import.meta.url shimmed in CommonJS (the Node backend resolves koffi with createRequire).
-  { ...common, entry: { mod: "src/api.ts" }, format: ["cjs"], dts: true, splitting: false, shims: true },
+  { ...common, ...commonJs, entry: { mod: "src/commonjs.ts" }, format: ["cjs"], dts: true, splitting: false, shims: true },
   { ...common, entry: { cli: "cli.ts" }, format: ["esm"], splitting: true },
 ]);

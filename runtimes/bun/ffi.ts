@@ -12,6 +12,7 @@ import { resolveSymbols } from "../../src/ffi/bind.ts";
 import { libcCandidates, openFirst } from "../../src/ffi/library.ts";
 import { LIBC_SYMBOLS } from "../../src/ffi/symbols.ts";
 import { platformOf } from "../../src/sys/platform.ts";
+import { processFacts } from "../node/process.ts";
 import type { Backend, NativeType, ProcessEnvironment, RawFunction, ResolvedSymbol } from "../../src/types.ts";
 
 /** The neutral types in `bun:ffi`'s words. */
@@ -76,12 +77,6 @@ export function createBackend(): Backend {
     errno: () => read.i32(errnoPointer as never, 0),
     address: (buffer) => buffer.byteLength === 0 ? 0n : BigInt(ptr(buffer)),
     env,
-    pid: process.pid,
-    exit: (code) => process.exit(code),
-    unrefTimer: (timer) => (timer as { unref(): void }).unref(),
-    onSignal: (signal, listener) => {
-      process.on(signal, listener);
-      return () => process.off(signal, listener);
-    },
+    ...processFacts,
   };
 }

@@ -9,6 +9,7 @@
 import type { LibraryHandle } from "koffi";
 import { libcCandidates, openFirst } from "../../src/ffi/library.ts";
 import { platformOf } from "../../src/sys/platform.ts";
+import { processFacts } from "./process.ts";
 import type { Backend, NativeType, ProcessEnvironment, RawFunction } from "../../src/types.ts";
 import { koffi } from "./koffi.ts";
 
@@ -63,12 +64,6 @@ export function createBackend(): Backend {
     errno: () => koffi.errno(),
     address: (buffer) => koffi.address(buffer),
     env: nodeEnvironment,
-    pid: process.pid,
-    exit: (code) => process.exit(code),
-    unrefTimer: (timer) => (timer as { unref(): void }).unref(),
-    onSignal: (signal, listener) => {
-      process.on(signal, listener);
-      return () => process.off(signal, listener);
-    },
+    ...processFacts,
   };
 }
