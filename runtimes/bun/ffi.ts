@@ -10,6 +10,7 @@
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 import { resolveSymbols } from "../../src/ffi/bind.ts";
 import { libcCandidates, openFirst } from "../../src/ffi/library.ts";
+import { HandoverError } from "../../src/sys/errors.ts";
 import { LIBC_SYMBOLS } from "../../src/ffi/symbols.ts";
 import { platformOf } from "../../src/sys/platform.ts";
 import { processFacts } from "../node/process.ts";
@@ -56,7 +57,11 @@ export function createBackend(): Backend {
     (path) => bindOne(path, errnoLocation!),
   );
   const errnoPointer = Number(location());
-  if (errnoPointer === 0) throw new Error(`${errnoLocation!.symbol}() returned NULL`);
+  if (errnoPointer === 0) {
+    throw new HandoverError("ELIBACC", `${errnoLocation!.symbol}() returned NULL in ${libcPath}`, {
+      syscall: errnoLocation!.symbol,
+    });
+  }
   let unsetenv: RawFunction | undefined;
   const encoder = new TextEncoder();
   const env: ProcessEnvironment = {

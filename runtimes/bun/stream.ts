@@ -5,6 +5,7 @@
  * @module
  */
 
+import { HandoverError } from "../../src/sys/errors.ts";
 import type { SocketStream } from "../../src/types.ts";
 
 /** The part of Bun's socket API this adapter uses (typed here so that every checker reads this file). */
@@ -99,7 +100,9 @@ export async function openSocketStream(fd: number): Promise<SocketStream> {
     async write(chunk) {
       let rest = chunk;
       while (rest.byteLength > 0) {
-        if (socket.readyState <= 0) throw new Error("The socket is closed");
+        if (socket.readyState <= 0) {
+          throw new HandoverError("EPIPE", "The socket is closed: nothing more can be written");
+        }
         const written = socket.write(rest);
         rest = rest.subarray(Math.max(0, written));
         if (rest.byteLength > 0) await new Promise<void>((resolve) => drained = resolve);

@@ -8,6 +8,7 @@
  */
 
 import { libcCandidates, openFirst } from "../../src/ffi/library.ts";
+import { HandoverError } from "../../src/sys/errors.ts";
 import { platformOf } from "../../src/sys/platform.ts";
 import type { Backend, NativeType, ProcessEnvironment, RawFunction, ResolvedSymbol } from "../../src/types.ts";
 
@@ -73,7 +74,11 @@ export function createBackend(): Backend {
   );
   // Asking for the location leaves errno as it is; the pointer stays valid for this thread.
   const pointer = library.symbols.errnoLocation();
-  if (pointer === null) throw new Error(`${errnoLocation.name}() returned NULL`);
+  if (pointer === null) {
+    throw new HandoverError("ELIBACC", `${errnoLocation.name}() returned NULL in ${libcPath}`, {
+      syscall: errnoLocation.name,
+    });
+  }
   const errnoView = new Deno.UnsafePointerView(pointer);
   return {
     runtime: "deno",
