@@ -4,7 +4,7 @@
  * @module
  */
 
-import { assertFd, setCloseOnExec, waitForFd, type WaitOptions } from "./fd.ts";
+import { assertFd, close, setCloseOnExec, waitForFd, type WaitOptions } from "./fd.ts";
 import { cBuffer } from "../sys/memory.ts";
 import { controlSpace, decodeControl, decodeMessageResult, encodeControl, encodeMessage } from "../sys/msghdr.ts";
 import { failure, system } from "../ffi/system.ts";
@@ -18,7 +18,10 @@ export interface ReceivedMessage {
   readonly data: Uint8Array;
   /** The fds received, close-on-exec, in the order they were sent. Close them when done. */
   readonly fds: number[];
-  /** True when the sender passed more fds than `maxFds` (the kernel closed the rest) or more bytes than `maxBytes`. */
+  /**
+   * True when the sender passed more fds than `maxFds` (the rest were closed, never returned) or more
+   * bytes than `maxBytes`.
+   */
   readonly truncated: boolean;
 }
 
@@ -139,7 +142,13 @@ function tryReceive(socket: number, maxFds: number, maxBytes: number) {
     const { fds } = decodeControl(layout, c, control, result.controlLength);
     // Darwin has no MSG_CMSG_CLOEXEC: set the flag right away.
     if (os === "darwin") fds.forEach((fd) => setCloseOnExec(fd, true));
-    const truncated = (result.flags & (c.MSG_CTRUNC | c.MSG_TRUNC)) !== 0;
+    let truncated = (result.flags & (c.MSG_CTRUNC | c.MSG_TRUNC)) !== 0;
+    // CMSG_SPACE() rounds the control buffer up (to 8 bytes on Linux), so the kernel can fit more fds
+    // than asked for: close those, as if they had not fit.
+    if (fds.length > maxFds) {
+      for (const fd of fds.splice(maxFds)) close(fd);
+      truncated = true;
+    }
     return { message: { data: data.slice(0, received), fds, truncated } satisfies ReceivedMessage };
   }
 }
