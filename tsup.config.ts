@@ -128,6 +128,14 @@ export default defineConfig([
   },
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true },
   // import.meta.url shimmed in CommonJS (the Node backend resolves koffi with createRequire).
-  { ...common, ...commonJs, entry: { mod: "src/commonjs.ts" }, format: ["cjs"], dts: true, splitting: false, shims: true },
+  {
+    ...common,
+    ...commonJs,
+    entry: { mod: "src/commonjs.ts" },
+    format: ["cjs"],
+    dts: true,
+    splitting: false,
+    shims: true,
+  },
   { ...common, entry: { cli: "cli.ts" }, format: ["esm"], splitting: true },
 ]);

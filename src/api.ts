@@ -1,6 +1,6 @@
 /**
- * Everything handover exports, without loading the backend (the CommonJS
- * build starts here; `mod.ts` adds the load).
+ * Everything handover exports, without loading the backend: `mod.ts` adds
+ * the load for ES modules, `src/commonjs.ts` for the CommonJS build.
  *
  * @module
  */

@@ -1,6 +1,8 @@
 /**
- * `init()`: what CommonJS code awaits before its first synchronous call,
- * shared by both entries.
+ * `init()`, shared by both entries: resolves once the FFI is loaded, which
+ * every build does by itself now (the ES modules while being imported, the
+ * CommonJS builds at `require()` in Node and Bun). Kept for code that awaits
+ * it.
  *
  * @module
  */
@@ -9,25 +11,20 @@ import { loadActivation } from "./activation/collect.ts";
 import { currentBackend } from "./ffi/system.ts";
 
 /**
- * Resolves when handover's FFI for this runtime is loaded. ES modules (Deno,
- * Bun, Node ESM) load it while being imported, so only CommonJS code needs
- * to await this before the first synchronous call.
+ * Resolves when handover's FFI for this runtime is loaded. Nothing needs to
+ * wait for it any more: ES modules (Deno, Bun, Node) load the FFI while being
+ * imported, and the CommonJS builds load it at `require()` in Node and Bun.
+ * It resolves at once there, and stays for code written for versions where
+ * CommonJS had to await it.
  *
  * @returns When the FFI is loaded.
  * @throws {HandoverError} `ELIBACC` when the C library cannot be loaded (in Deno: run with `--allow-ffi`).
  *
- * @example CommonJS: `require("handover")` loads no FFI, so the first synchronous call waits for init()
- * ```ts
- * import * as handover from "./api.ts"; // what `const handover = require("handover")` gets: the API, not loaded
- * try {
- *   handover.socketpair();
- * } catch (error) {
- *   (error as handover.HandoverError).code; // "ERR_HANDOVER_NOT_READY"
- * }
- * await handover.init();
- * const [a, b] = handover.socketpair();
- * handover.close(a);
- * handover.close(b);
+ * @example CommonJS: nothing to wait for
+ * ```ts ignore
+ * const handover = require("handover");
+ * const [a, b] = handover.socketpair(); // works at once
+ * await handover.init(); // resolves at once
  * ```
  */
 export async function init(): Promise<void> {

@@ -207,7 +207,14 @@ it(
   guarded(() => {
     assert.equal(isActivated(), false);
     assert.deepEqual(listenFds(), []);
-    assert.throws(() => collect("web"), rejects("ESRCH", /^Not started by a service manager: LISTEN_PID is not set$/));
+    // The message says which variable decided, what started this process, and what to do instead.
+    assert.throws(
+      () => collect("web"),
+      rejects(
+        "ESRCH",
+        /^Not started by a service manager: LISTEN_PID is not set: this process was started by .+ \(pid \d+\), not by a service manager; to pass it sockets, start it from a systemd \.socket unit or with the launcher/,
+      ),
+    );
     assert.throws(() => collect(3 as never), TypeError);
   }),
 );

@@ -17,13 +17,16 @@
 import {
   FIRST_FD_VARIABLE,
   LAUNCHD_LIBRARY_VARIABLE,
+  LAUNCHER_VARIABLE,
   LISTEN_VARIABLES,
   type ListenEnvironment,
+  type ListenEnvironmentResult,
   matchFdNames,
   parseListenEnvironment,
+  splitFdNames,
 } from "./environment.ts";
 import { HandoverError } from "../sys/errors.ts";
-import { loadBackend } from "../ffi/loader.ts";
+import { loadBackend, loadBackendSync } from "../ffi/loader.ts";
 import { check, currentBackend, system } from "../ffi/system.ts";
 import type { FdDescription } from "../types.ts";
 
@@ -70,20 +73,35 @@ interface StateHolder {
   [STATE]?: ActivationState;
 }
 
-/** What `src/activation/manager_support.ts` adds: launchd, and the pidfd check of systemd 259. */
-interface ManagerSupport {
+/**
+ * What `src/activation/manager_support.ts` adds: launchd, the pidfd check of systemd 259, the `handover`
+ * launcher's sockets behind wrappers, and explanations.
+ */
+export interface ManagerSupport {
   ownPidfdInode(): bigint | undefined;
   launchdSockets(name: string): number[] | undefined;
+  launcherFds(
+    env: ListenEnvironment,
+    parsed: ListenEnvironmentResult,
+    probe: boolean,
+  ):
+    | { readonly fds: readonly number[]; readonly lost?: undefined }
+    | { readonly fds?: undefined; readonly lost: string }
+    | undefined;
+  explainNotAddressed(reason: string, env: ListenEnvironment): string;
 }
 
 let support: ManagerSupport | undefined;
 
 /**
  * Loads what {@link collect} needs in this process: the runtime's FFI and,
- * only on macOS, with `LISTEN_PIDFDID` set, or with a launchd stand-in named
- * by `HANDOVER_LAUNCHD_LIBRARY`, the launchd and pidfd module. Both entries
- * call it when imported; CommonJS callers await `init()`. Never rejects: a
- * failure to load (Deno without `--allow-ffi`) is thrown by `collect()`.
+ * unless systemd started this process with sockets (`LISTEN_PID` is this
+ * process, without `LISTEN_PIDFDID`), the support module: on macOS, with
+ * `LISTEN_PIDFDID`, under the `handover` launcher (`HANDOVER_LAUNCHER`), with a
+ * launchd stand-in named by `HANDOVER_LAUNCHD_LIBRARY`, or when `collect()`
+ * will explain why nothing was passed. Both ES module entries call it when
+ * imported (the CommonJS ones call {@link loadActivationSync}). Never rejects:
+ * a failure to load (Deno without `--allow-ffi`) is thrown by `collect()`.
  *
  * @param always Load launchd and the pidfd check whatever the environment says (the main entry, which has them
  * in its module graph anyway).
@@ -99,10 +117,35 @@ let support: ManagerSupport | undefined;
 export async function loadActivation(always = false): Promise<void> {
   const backend = await loadBackend().catch(() => undefined);
   if (backend === undefined || support !== undefined) return;
+  const { env } = backend;
   const needed = always || backend.platform.os === "darwin" ||
-    backend.env.peek("LISTEN_PIDFDID") !== undefined ||
-    backend.env.peek(LAUNCHD_LIBRARY_VARIABLE) !== undefined;
+    env.peek("LISTEN_PID") !== String(backend.pid) ||
+    env.peek("LISTEN_PIDFDID") !== undefined ||
+    env.peek(LAUNCHER_VARIABLE) !== undefined ||
+    env.peek(LAUNCHD_LIBRARY_VARIABLE) !== undefined;
   if (needed) support = await import("./manager_support.ts");
+}
+
+/**
+ * Loads what {@link collect} needs now, synchronously, where the runtime's
+ * FFI can be loaded so (the CommonJS builds in Node and Bun: see
+ * `loadBackendSync()`), so that the synchronous API works right after
+ * `require()`. The CommonJS entries bundle the support module and pass it.
+ *
+ * @param managerSupport `src/activation/manager_support.ts`.
+ * @returns True when loaded (or failed to load, kept for `collect()` to throw); false where only
+ * {@link loadActivation} can load it (Deno).
+ *
+ * @example
+ * ```ts ignore
+ * import * as managerSupport from "./manager_support.ts";
+ * loadActivationSync(managerSupport);
+ * ```
+ */
+export function loadActivationSync(managerSupport: ManagerSupport): boolean {
+  if (!loadBackendSync()) return false;
+  support = managerSupport;
+  return true;
 }
 
 // Without the support module (the start-up entry, when LISTEN_PIDFDID was not visible at import: Deno that asked
@@ -119,6 +162,8 @@ function readEnvironment(): ListenEnvironment {
       LISTEN_FDS: env.get("LISTEN_FDS"),
       LISTEN_FDNAMES: env.get("LISTEN_FDNAMES"),
       LISTEN_FDS_FIRST_FD: env.get(FIRST_FD_VARIABLE),
+      // Only where it can be read without asking (Deno with --allow-env for LISTEN_* alone): the launcher's extra.
+      HANDOVER_LAUNCHER: env.peek(LAUNCHER_VARIABLE),
     };
   } catch (cause) {
     throw new HandoverError(
@@ -137,7 +182,7 @@ function readEnvironment(): ListenEnvironment {
  */
 function unsetListenEnvironment(): void {
   const { env } = currentBackend();
-  for (const name of [...LISTEN_VARIABLES, FIRST_FD_VARIABLE]) env.delete(name);
+  for (const name of [...LISTEN_VARIABLES, FIRST_FD_VARIABLE, LAUNCHER_VARIABLE]) env.delete(name);
 }
 
 /** `fd_cloexec(fd, true)` of libsystemd: fails with EBADF when the fd is not open. */
@@ -171,15 +216,28 @@ export function readState(options: ActivationOptions = {}): ActivationState {
       lenient: options.lenient ?? false,
       ownPidfdId: ownPidfdInode,
     });
-    if (!parsed.addressed) {
+    const launched = support?.launcherFds(env, parsed, false);
+    if (launched?.lost !== undefined && parsed.addressed) {
+      throw new HandoverError("EBADF", `LISTEN_FDS is ${JSON.stringify(env.LISTEN_FDS)} but ${launched.lost}`);
+    }
+    if (launched?.fds !== undefined) {
+      const names = matchFdNames(
+        launched.fds.length,
+        env.LISTEN_FDNAMES === undefined ? undefined : splitFdNames(env.LISTEN_FDNAMES),
+      );
       state = {
-        addressed: false,
-        reason: parsed.reason,
+        addressed: true,
+        reason: "",
         error: undefined,
-        fds: [],
+        fds: names.map((name, i) => ({ fd: launched.fds[i]!, name })),
         collected: new Set(),
-        descriptions: [],
+        descriptions: undefined,
       };
+    } else if (!parsed.addressed) {
+      const reason = launched?.lost !== undefined
+        ? `${parsed.reason}, and ${launched.lost}`
+        : support?.explainNotAddressed(parsed.reason, env) ?? parsed.reason;
+      state = { addressed: false, reason, error: undefined, fds: [], collected: new Set(), descriptions: [] };
     } else {
       // libsystemd's order: every fd must be open (and becomes close-on-exec), then the names must match.
       for (let fd = parsed.first; fd < parsed.first + parsed.count; fd++) markCloseOnExec(fd, env.LISTEN_FDS);
@@ -281,10 +339,12 @@ export function collect(name: string, options?: ActivationOptions): number[] {
 /**
  * Whether a service manager passed fds to this process through the
  * environment, so that {@link collect} will not throw `ESRCH`: `LISTEN_PID`
- * is this process (and `LISTEN_FDS` is set), or the environment was already
- * read and was. Reads no fd and never throws; leaves the environment as it
- * is. (launchd cannot be asked without a socket name: on macOS call
- * {@link collect} and handle `ESRCH`.)
+ * is this process (and `LISTEN_FDS` is set), the `handover` launcher's fds
+ * reached this process through a wrapper, or the environment was already read
+ * and was. Reads no fd (except, behind a wrapper, the inodes of the
+ * launcher's), never throws, and leaves the environment as it is. (launchd
+ * cannot be asked without a socket name: on macOS call {@link collect} and
+ * handle `ESRCH`.)
  *
  * @param options Lenient mode, as for {@link collect}.
  * @returns True when started with sockets.
@@ -299,12 +359,14 @@ export function isActivated(options: Pick<ActivationOptions, "lenient"> = {}): b
   try {
     const existing = (globalThis as StateHolder)[STATE];
     if (existing !== undefined) return existing.addressed;
-    const parsed = parseListenEnvironment(readEnvironment(), {
+    const env = readEnvironment();
+    const parsed = parseListenEnvironment(env, {
       pid: currentBackend().pid,
       lenient: options.lenient ?? false,
       ownPidfdId: ownPidfdInode,
     });
-    return parsed.addressed;
+    if (parsed.addressed) return true;
+    return support?.launcherFds(env, parsed, true)?.fds !== undefined;
   } catch (error) {
     // A malformed environment addressed to us: collect() reports it (EINVAL), not ESRCH.
     return error instanceof HandoverError && error.code === "EINVAL";

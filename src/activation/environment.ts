@@ -28,6 +28,82 @@ export const LISTEN_VARIABLES: readonly string[] = ["LISTEN_PID", "LISTEN_PIDFDI
 /** systemfd's variable for the first fd when it is not 3 (lenient mode only). */
 export const FIRST_FD_VARIABLE = "LISTEN_FDS_FIRST_FD";
 
+/**
+ * The variable the `handover` launcher adds to `LISTEN_*`, so that an app it
+ * starts through a wrapper (`npm start`, `npx tsx`, `node --watch`, …) can
+ * take the sockets although `LISTEN_PID` names the wrapper: the launcher's
+ * pid, its own fd numbers and the inode of each fd, and the first of the
+ * spare copies it places in the child above the fds Node's start-up marks
+ * close-on-exec. Never set by systemd, so libsystemd's rules hold there.
+ */
+export const LAUNCHER_VARIABLE = "HANDOVER_LAUNCHER";
+
+/** What {@link LAUNCHER_VARIABLE} says, one entry per fd of `LISTEN_FDS`. */
+export interface LauncherHandoff {
+  /** The launcher's pid. */
+  readonly pid: number;
+  /** The fd numbers in the launcher (what pidfd_getfd(2) takes them from). */
+  readonly fds: readonly number[];
+  /** The inode of each fd, which tells the launcher's sockets from any other fd at the same number. */
+  readonly inodes: readonly bigint[];
+  /** The fd number of the first spare copy in the launcher's child; the others follow; 0: none. */
+  readonly spare: number;
+}
+
+/**
+ * Writes {@link LAUNCHER_VARIABLE}: `pid=…;fds=…;inodes=…;spare=…`.
+ *
+ * @param handoff What it says.
+ * @returns The value.
+ *
+ * @example
+ * ```ts
+ * import { formatLauncherHandoff } from "./environment.ts";
+ * formatLauncherHandoff({ pid: 40, fds: [5], inodes: [81234n], spare: 64 }); // "pid=40;fds=5;inodes=81234;spare=64"
+ * ```
+ */
+export function formatLauncherHandoff(handoff: LauncherHandoff): string {
+  return `pid=${handoff.pid};fds=${handoff.fds.join(",")};inodes=${handoff.inodes.join(",")};spare=${handoff.spare}`;
+}
+
+/**
+ * Reads {@link LAUNCHER_VARIABLE} as {@link formatLauncherHandoff} writes it.
+ *
+ * @param text The value.
+ * @returns What it says.
+ * @throws {HandoverError} `EINVAL` naming the variable and its value when it is not what the launcher writes.
+ *
+ * @example
+ * ```ts
+ * import { parseLauncherHandoff } from "./environment.ts";
+ * parseLauncherHandoff("pid=40;fds=5,6;inodes=81234,81240;spare=64").fds; // [5, 6]
+ * ```
+ */
+export function parseLauncherHandoff(text: string): LauncherHandoff {
+  const fields = new Map(
+    text.split(";").map((field) => {
+      const eq = field.indexOf("=");
+      return [field.slice(0, eq), field.slice(eq + 1)] as const;
+    }),
+  );
+  const list = (key: string): string[] => fields.get(key)?.split(",") ?? [];
+  const pid = plainDecimal(fields.get("pid") ?? "");
+  const spare = fields.get("spare") === "0" ? 0 : plainDecimal(fields.get("spare") ?? "");
+  const fds = list("fds").map((fd) => plainDecimal(fd));
+  const inodes = list("inodes").map((inode) => /^[1-9][0-9]{0,19}$/.test(inode) ? BigInt(inode) : undefined);
+  if (
+    pid === undefined || spare === undefined || fds.length === 0 || fds.length !== inodes.length ||
+    fds.includes(undefined) || inodes.includes(undefined)
+  ) {
+    throw invalid(
+      LAUNCHER_VARIABLE,
+      text,
+      "pid=PID;fds=FD,…;inodes=INODE,…;spare=FD as the handover launcher writes it",
+    );
+  }
+  return { pid, fds: fds as number[], inodes: inodes as bigint[], spare };
+}
+
 /** The activation variables as found in the environment (undefined: not set). */
 export interface ListenEnvironment {
   readonly LISTEN_PID?: string | undefined;
@@ -35,6 +111,8 @@ export interface ListenEnvironment {
   readonly LISTEN_FDS?: string | undefined;
   readonly LISTEN_FDNAMES?: string | undefined;
   readonly LISTEN_FDS_FIRST_FD?: string | undefined;
+  /** What the `handover` launcher adds ({@link LAUNCHER_VARIABLE}); libsystemd's rules do not read it. */
+  readonly HANDOVER_LAUNCHER?: string | undefined;
 }
 
 /** What {@link parseListenEnvironment} needs besides the variables. */

@@ -1,7 +1,7 @@
 /**
  * What the start-up entry (`handover/activation`) exports, without loading
- * anything: `activation.ts` adds the load, and the CommonJS build starts here
- * (its callers `await init()` first).
+ * anything: `activation.ts` adds the load for ES modules, and
+ * `src/activation/commonjs.ts` for the CommonJS build.
  *
  * @module
  */

@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { childStdio } from "../fd/child.ts";
 import { close } from "../fd/fd.ts";
+import { launcherHandoff } from "../activation/handoff.ts";
 import type { LaunchOptions } from "./args.ts";
 import type { FdStore } from "./fdstore.ts";
 import type { Listener } from "./listeners.ts";
@@ -35,6 +36,7 @@ const MANAGER_VARIABLES = [
   "LISTEN_FDS",
   "LISTEN_FDNAMES",
   "LISTEN_FDS_FIRST_FD",
+  "HANDOVER_LAUNCHER",
   "NOTIFY_SOCKET",
   "WATCHDOG_USEC",
   "WATCHDOG_PID",
@@ -217,11 +219,14 @@ export class Supervisor {
     const names = [...this.listeners.map((l) => l.spec.name), ...this.store.fds.map((s) => s.name)];
     const env: Record<string, string> = { ...this.baseEnv };
     const exported: string[] = [];
+    // For apps behind a wrapper (npm start, node --watch): spare copies of the fds and HANDOVER_LAUNCHER.
+    const handoff = fds.length > 0 ? launcherHandoff(fds, process.pid) : undefined;
     if (fds.length > 0) {
       env.LISTEN_FDS = String(fds.length);
       env.LISTEN_FDNAMES = names.join(":");
       // systemfd sets it too; the listenfd crate reads it when LISTEN_PID is absent.
       env.LISTEN_FDS_FIRST_FD = "3";
+      env[handoff!.variable[0]] = handoff!.variable[1];
       if (!this.options.noPid) exported.push("LISTEN_PID");
     }
     if (this.receiver !== undefined) env.NOTIFY_SOCKET = this.receiver.address;
@@ -240,7 +245,7 @@ export class Supervisor {
         ...this.options.command,
       ],
     ];
-    const stdio = childStdio(Object.fromEntries(fds.map((fd, i) => [3 + i, fd])));
+    const stdio = childStdio({ ...Object.fromEntries(fds.map((fd, i) => [3 + i, fd])), ...handoff?.spares });
     let child: ChildProcess;
     try {
       child = spawn(argv[0], argv[1], { stdio, env });

@@ -2,7 +2,9 @@
  * Runtime detection, and the only module that loads from `runtimes/`: each
  * runtime's FFI (`runtimes/<name>/ffi.ts`), stream and serving adapters, with
  * a dynamic `import()` for the runtime {@link detectRuntime} names, so Node
- * never resolves `bun:ffi` and Deno and Bun never load koffi.
+ * never resolves `bun:ffi` and Deno and Bun never load koffi. The CommonJS
+ * builds load the FFI with `require()` instead ({@link loadBackendSync}), so
+ * that `require("handover")` is ready at once in Node and Bun.
  *
  * @module
  */
@@ -49,7 +51,35 @@ function importBackend(runtime: RuntimeName): Promise<BackendModule> {
   }
 }
 
+// tsup.config.ts defines HANDOVER_COMMONJS: true in the CommonJS builds, false in the ES module ones, so that
+// each build keeps only its own way of loading (an ES module build must not even contain the require() calls: it
+// would import bun:ffi at its top). Not defined when the TypeScript sources run (Deno, tsx): ES modules.
+declare const HANDOVER_COMMONJS: boolean;
+// The CommonJS module's own require(), in the CommonJS builds only.
+declare const require: (specifier: string) => unknown;
+
+/**
+ * The runtime's FFI module, loaded synchronously: in the CommonJS builds
+ * (Node and Bun, where `require()` of koffi and of `bun:ffi` is synchronous);
+ * undefined elsewhere.
+ */
+function requireBackend(runtime: RuntimeName): BackendModule | undefined {
+  if (typeof HANDOVER_COMMONJS === "boolean" && HANDOVER_COMMONJS) {
+    switch (runtime) {
+      case "bun":
+        return require("../../runtimes/bun/ffi.ts") as BackendModule;
+      case "node":
+        return require("../../runtimes/node/ffi.ts") as BackendModule;
+      case "deno":
+        // Deno takes the package's ES modules (its `deno` export condition); init() loads them here.
+        return undefined;
+    }
+  }
+  return undefined;
+}
+
 let loading: Promise<Backend> | undefined;
+let loadedSync = false;
 
 /**
  * Loads this runtime's backend once and installs it for the core
@@ -68,14 +98,45 @@ let loading: Promise<Backend> | undefined;
  */
 export function loadBackend(): Promise<Backend> {
   loading ??= (async () => {
-    try {
-      installBackend((await importBackend(detectRuntime())).createBackend());
-    } catch (error) {
-      installBackend(undefined, error);
+    if (!loadedSync) {
+      try {
+        installBackend((await importBackend(detectRuntime())).createBackend());
+      } catch (error) {
+        installBackend(undefined, error);
+      }
     }
     return currentBackend();
   })();
   return loading;
+}
+
+/**
+ * Loads this runtime's backend now, where that can be done synchronously: in
+ * the CommonJS builds, in Node and Bun. Like {@link loadBackend}, a failure
+ * to load is kept and thrown by the first call that needs the FFI.
+ *
+ * @returns True when the backend is loaded (or failed to load) now; false
+ * where only {@link loadBackend} can load it (ES modules, Deno).
+ *
+ * @example
+ * ```ts
+ * import { loadBackendSync } from "./loader.ts";
+ * loadBackendSync(); // false: the TypeScript sources are ES modules
+ * ```
+ */
+export function loadBackendSync(): boolean {
+  if (loadedSync) return true;
+  if (loading !== undefined) return false;
+  let module: BackendModule | undefined;
+  try {
+    module = requireBackend(detectRuntime());
+    if (module === undefined) return false;
+    installBackend(module.createBackend());
+  } catch (error) {
+    installBackend(undefined, error);
+  }
+  loadedSync = true;
+  return true;
 }
 
 let streams: Promise<StreamAdapterModule> | undefined;

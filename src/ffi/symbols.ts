@@ -273,11 +273,12 @@ export const LIBC_SYMBOLS = {
     os: "linux",
   },
   syscall: {
-    // Used only for pidfd_open(2), which musl does not wrap.
+    // Used only for pidfd_open(2) and pidfd_getfd(2), which musl does not wrap; pidfd_open takes no fourth (0).
     parameters: [
       "isize", // long number
-      "i32", // ... pid_t pid
-      "u32", // ... unsigned int flags
+      "i32", // ... pid_t pid (pidfd_open), int pidfd (pidfd_getfd)
+      "i32", // ... unsigned int flags (pidfd_open), int targetfd (pidfd_getfd)
+      "u32", // ... unsigned int flags (pidfd_getfd)
     ],
     result: "isize",
     os: "linux",

@@ -82,6 +82,8 @@ export interface SystemConstants {
   readonly STATX_BASIC: number;
   /** The pidfd_open(2) syscall number (the same on x86_64 and aarch64); 0 on Darwin. */
   readonly SYS_pidfd_open: number;
+  /** The pidfd_getfd(2) syscall number (the same on x86_64 and aarch64); 0 on Darwin. */
+  readonly SYS_pidfd_getfd: number;
   /** `f_type` of pidfs (Linux 6.9+), whose pidfd inodes tell processes apart; 0 on Darwin. */
   readonly PIDFS_MAGIC: number;
   /** `SOMAXCONN`, the default backlog. */
@@ -161,6 +163,7 @@ export const LINUX: SystemConstants = Object.freeze({
   // STATX_TYPE | STATX_MODE | STATX_INO
   STATX_BASIC: 0x1 | 0x2 | 0x100,
   SYS_pidfd_open: 434,
+  SYS_pidfd_getfd: 438,
   PIDFS_MAGIC: 0x50494446,
   SOMAXCONN: 4096,
   CLOCK_MONOTONIC: 1,
@@ -230,6 +233,7 @@ export const DARWIN: SystemConstants = Object.freeze({
   AT_EMPTY_PATH: 0,
   STATX_BASIC: 0,
   SYS_pidfd_open: 0,
+  SYS_pidfd_getfd: 0,
   PIDFS_MAGIC: 0,
   SOMAXCONN: 128,
   CLOCK_MONOTONIC: 6,
