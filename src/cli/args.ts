@@ -62,6 +62,10 @@ export interface LaunchOptions extends CommonOptions {
   readonly reloadSignal: string | undefined;
   readonly watch: readonly string[];
   readonly debounceSec: number;
+  /** At most this many starts within {@link LaunchOptions.startLimitIntervalSec} (systemd's `StartLimitBurst=`). */
+  readonly startLimitBurst: number;
+  /** The start limit's window in seconds; 0 turns the limit off (systemd's `StartLimitIntervalSec=`). */
+  readonly startLimitIntervalSec: number;
 }
 
 /** `handover unit …` and `handover plist …`. */
@@ -80,13 +84,21 @@ export type ParsedCommandLine =
   | { readonly mode: "help"; readonly topic: "launch" | "unit" | "plist" }
   | { readonly mode: "version" };
 
+/** The longest duration a timer can wait in every runtime: 2^31 - 1 ms, about 24.8 days. */
+export const MAX_DURATION_SEC = 2_147_483;
+
+/** The most fds an app can be given: fd 3 up to 1023 (the `childStdio()` bound, and `FD_SETSIZE`). */
+export const MAX_APP_FDS = 1021;
+
 /**
  * Parses a duration: `1.5` and `2s` are seconds, `500ms` milliseconds, `1min` a minute.
  *
  * @param text The value.
  * @param option The option, for the message.
+ * @param min The shortest allowed, in seconds (default 0).
+ * @param max The longest allowed, in seconds (default {@link MAX_DURATION_SEC}).
  * @returns Seconds.
- * @throws {UsageError} When the value is not a non-negative duration.
+ * @throws {UsageError} When the value is not a duration from `min` to `max`.
  *
  * @example
  * ```ts
@@ -94,14 +106,26 @@ export type ParsedCommandLine =
  * parseDuration("250ms", "--watchdog"); // 0.25
  * ```
  */
-export function parseDuration(text: string, option: string): number {
+export function parseDuration(text: string, option: string, min = 0, max: number = MAX_DURATION_SEC): number {
   const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|sec|min)?$/.exec(text.trim());
   if (match === null) {
     throw new UsageError(`Expected a duration like 5, 1.5s or 500ms after ${option}, got ${JSON.stringify(text)}`);
   }
   const value = Number(match[1]);
   const unit = match[2] ?? "s";
-  return unit === "ms" ? value / 1000 : unit === "min" ? value * 60 : value;
+  const seconds = unit === "ms" ? value / 1000 : unit === "min" ? value * 60 : value;
+  if (!(seconds >= min && seconds <= max)) {
+    throw new UsageError(
+      `Expected a duration from ${formatSeconds(min)} to ${formatSeconds(max)} after ${option}, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return seconds;
+}
+
+function formatSeconds(seconds: number): string {
+  return seconds > 0 && seconds < 1 ? `${Math.round(seconds * 1000)}ms` : `${seconds}s`;
 }
 
 function parseCount(text: string, option: string, min: number, max: number): number {
@@ -137,6 +161,8 @@ const VALUED: Readonly<Record<string, string>> = {
   "--watch": "watch",
   "--debounce": "debounce",
   "--fdstore": "fdstore",
+  "--start-limit-burst": "start-limit-burst",
+  "--start-limit-interval": "start-limit-interval",
   "--name": "name",
   "--type": "type",
   "--description": "description",
@@ -163,6 +189,8 @@ const LAUNCH_ONLY = [
   "reload-signal",
   "watch",
   "debounce",
+  "start-limit-burst",
+  "start-limit-interval",
 ];
 const GENERATE_ONLY = ["name", "type", "description"];
 
@@ -255,8 +283,8 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   if (command[0] === "") throw new UsageError("Expected a command name, got an empty string");
   const backlogText = last("backlog");
   const watchdogText = last("watchdog");
-  const watchdogSec = watchdogText === undefined ? undefined : parseDuration(watchdogText, "--watchdog");
-  if (watchdogSec === 0) throw new UsageError("Expected a --watchdog interval above 0");
+  // WATCHDOG_USEC must come out above 0, and the launcher's timer must be able to wait that long.
+  const watchdogSec = watchdogText === undefined ? undefined : parseDuration(watchdogText, "--watchdog", 0.001);
   const restartText = last("restart");
   const common: CommonOptions = {
     sockets,
@@ -292,6 +320,15 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     const upper = reloadText.toUpperCase();
     reloadSignal = oneOf(upper.startsWith("SIG") ? upper : `SIG${upper}`, "--reload-signal", SIGNALS);
   }
+  // Checked before anything is bound: the app gets the sockets and the fd store at fd 3, 4, …
+  const appFds = sockets.length + common.fdstore;
+  if (appFds > MAX_APP_FDS) {
+    throw new UsageError(
+      `Expected at most ${MAX_APP_FDS} fds for the app (fd 3 to 1023), got ${sockets.length} socket${
+        sockets.length === 1 ? "" : "s"
+      } and --fdstore ${common.fdstore}`,
+    );
+  }
   return {
     ...common,
     mode: "launch",
@@ -299,12 +336,14 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     noPid: flags.has("no-pid"),
     onDemand: flags.has("on-demand"),
     notifyAccess: notifyAccess ?? "main",
-    readyTimeoutSec: readyText === undefined ? undefined : parseDuration(readyText, "--ready-timeout"),
+    readyTimeoutSec: readyText === undefined ? undefined : parseDuration(readyText, "--ready-timeout", 0.001),
     restartDelaySec: parseDuration(last("restart-delay") ?? "0.1", "--restart-delay"),
     stopTimeoutSec: parseDuration(last("stop-timeout") ?? "10", "--stop-timeout"),
     reloadSignal,
     watch: values.get("watch") ?? [],
     debounceSec: parseDuration(last("debounce") ?? "0.2", "--debounce"),
+    startLimitBurst: parseCount(last("start-limit-burst") ?? "5", "--start-limit-burst", 1, 10_000),
+    startLimitIntervalSec: parseDuration(last("start-limit-interval") ?? "10", "--start-limit-interval"),
   };
 }
 
@@ -347,10 +386,15 @@ Starting:
                          first back-off delay, doubled per failure up to 10 s (default: 100ms)
       --stop-timeout DURATION
                          how long a stopping app gets after SIGTERM before SIGKILL (default: 10s)
+      --start-limit-burst N, --start-limit-interval DURATION
+                         give up after N starts within DURATION (default: 5 in 10s; an
+                         interval of 0 turns the limit off); restarts on change and on
+                         SIGHUP do not count
 
 Supervision (NOTIFY_SOCKET is always set):
       --notify-access main|all|none
-                         who may notify: the app's own process (default), any process, nobody
+                         who may notify: the app's own process (default), any process of
+                         the app, nobody
       --ready-timeout DURATION
                          the app must send READY=1 within this time
       --watchdog DURATION
@@ -371,8 +415,11 @@ Restart on change:
   -h, --help             this text (handover unit --help for the generators)
   -V, --version          the version
 
+The app runs in a session of its own: a stop or restart signals its whole process
+group and the processes that escaped it (handover is their child subreaper), and
+it ends with the launcher, even one killed with SIGKILL.
 SIGTERM and SIGINT go to the app; handover exits with its status. SIGHUP reloads.
-Durations: 5, 1.5s, 500ms, 1min. Errors exit with code 2.
+Durations: 5, 1.5s, 500ms, 1min, up to 2147483s. Errors exit with code 2.
 `,
   unit: `Usage: handover unit [options] -- COMMAND [ARGS...]
 

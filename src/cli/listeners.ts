@@ -6,7 +6,7 @@
  * @module
  */
 
-import { lstatSync, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, unlinkSync } from "node:fs";
 import { resolve } from "node:path";
 import { close } from "../fd/fd.ts";
 import { HandoverError } from "../sys/errors.ts";
@@ -75,9 +75,93 @@ function describeFailure(error: unknown, spec: SocketSpec): ListenerError {
   return new ListenerError(`Cannot bind ${spec.text}: ${error instanceof Error ? error.message : String(error)}`);
 }
 
+const PROBE_KINDS = ["stream", "dgram", "seqpacket"] as const;
+
 /**
- * Removes a stale unix socket file (one nobody accepts on) so that bind()
- * can create it again; refuses to touch a live socket or a non-socket.
+ * What a connect(2) of each socket type to `path` says, in the order tried:
+ * the spec's own type first.
+ */
+function probeSocketFile(path: string, own: SocketSpec["type"]): Map<string, string> {
+  const answers = new Map<string, string>();
+  for (const kind of [own, ...PROBE_KINDS.filter((k) => k !== own)]) {
+    let probe: number;
+    try {
+      probe = openSocket("unix", kind, { nonBlocking: true });
+    } catch (error) {
+      answers.set(kind, error instanceof HandoverError ? error.code : "EIO");
+      continue;
+    }
+    try {
+      connectSocket(probe, { family: "unix", path });
+      answers.set(kind, "connected");
+    } catch (error) {
+      answers.set(kind, error instanceof HandoverError ? error.code : "EIO");
+    } finally {
+      close(probe);
+    }
+    // Anything but ECONNREFUSED means the file is not known to be dead: no need to ask further.
+    if (answers.get(kind) !== "ECONNREFUSED") break;
+  }
+  return answers;
+}
+
+/**
+ * Who holds the socket bound at `path`, from `/proc/net/unix` and the fds
+ * of the processes this user can see: `pid 1234 (node)`, or undefined.
+ */
+function socketHolder(path: string): string | undefined {
+  let inodes: Set<string>;
+  try {
+    inodes = new Set(
+      readFileSync("/proc/net/unix", "latin1").split("\n").map((line) => line.trim().split(/\s+/))
+        .filter((fields) => fields[7] === path).map((fields) => fields[6]!),
+    );
+  } catch {
+    return undefined;
+  }
+  if (inodes.size === 0) return undefined;
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((name) => /^[0-9]+$/.test(name)).slice(0, 1 << 16);
+  } catch {
+    return undefined;
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds.slice(0, 1 << 16)) {
+      let target: string;
+      try {
+        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = /^socket:\[([0-9]+)\]$/.exec(target)?.[1];
+      if (inode !== undefined && inodes.has(inode)) {
+        let name = "";
+        try {
+          name = ` (${readFileSync(`/proc/${pid}/comm`, "utf8").trim()})`;
+        } catch {
+          // gone meanwhile
+        }
+        return `pid ${pid}${name}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Removes a stale unix socket file so that bind() can create it again. A
+ * file is stale only when a connect(2) of every socket type is refused
+ * (ECONNREFUSED): a live server of another type answers EPROTOTYPE, one of
+ * another user EACCES, a full one EAGAIN. Anything else is refused, since
+ * removing the file would cut a live server (syslog's `/dev/log`, another
+ * launcher's app) off from its clients.
  */
 function clearStaleSocket(path: string, spec: SocketSpec): void {
   let isSocket: boolean;
@@ -87,22 +171,19 @@ function clearStaleSocket(path: string, spec: SocketSpec): void {
     return; // nothing there
   }
   if (!isSocket) throw new ListenerError(`Cannot bind ${spec.text}: ${path} exists and is not a socket`, "EEXIST");
-  const probe = openSocket("unix", spec.type === "seqpacket" ? "seqpacket" : "stream", { nonBlocking: true });
-  let live = false;
-  try {
-    connectSocket(probe, { family: "unix", path });
-    live = true;
-  } catch (error) {
-    // EAGAIN: a full backlog, so somebody is listening.
-    live = error instanceof HandoverError && error.code === "EAGAIN";
-  } finally {
-    close(probe);
-  }
-  if (live) {
-    throw new ListenerError(
-      `Cannot bind ${spec.text}: another process is accepting connections on ${path}`,
-      "EADDRINUSE",
-    );
+  const answers = probeSocketFile(path, spec.type);
+  const [kind, answer] = [...answers].find(([, code]) => code !== "ECONNREFUSED") ?? [];
+  if (kind !== undefined) {
+    const holder = socketHolder(path);
+    const by = holder === undefined ? "" : ` by ${holder}`;
+    const why = answer === "connected" || answer === "EAGAIN"
+      ? `a live ${kind} socket answers there${by}`
+      : answer === "EPROTOTYPE"
+      ? `a live socket of another type than ${kind} is bound there${by}`
+      : answer === "EACCES" || answer === "EPERM"
+      ? `it is a socket this user may not connect to${by}`
+      : `a ${kind} connect to it failed with ${answer}, so it may be live${by}`;
+    throw new ListenerError(`Cannot bind ${spec.text}: ${path} is in use (${why}); it was left as it is`, "EADDRINUSE");
   }
   unlinkSync(path);
 }

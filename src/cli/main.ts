@@ -6,7 +6,7 @@
  * @module
  */
 
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { loadBackend } from "../ffi/loader.ts";
 import { system } from "../ffi/system.ts";
 import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
@@ -15,6 +15,7 @@ import { FdStore } from "./fdstore.ts";
 import { bindListeners, closeListeners, describeListener, type Listener, ListenerError } from "./listeners.ts";
 import { NotifyReceiver } from "./notify_receiver.ts";
 import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
+import { printable } from "./text.ts";
 import { findProgram, launchdPlist, systemdUnits } from "./units.ts";
 
 /** Where the command writes. */
@@ -23,22 +24,57 @@ export interface CommandOutput {
   stderr(text: string): void;
 }
 
+/**
+ * Writes to a stream that may be closed under us (`handover … | head -2`):
+ * EPIPE, reported by a throw or by an `error` event, must never end the
+ * launcher, which would leave the app unsupervised; from then on the
+ * stream's output is dropped.
+ */
+function tolerantWriter(stream: NodeJS.WriteStream): (text: string) => void {
+  let broken = false;
+  let listening = false;
+  return (text) => {
+    if (broken) return;
+    if (!listening) {
+      listening = true;
+      stream.on("error", () => broken = true);
+    }
+    try {
+      stream.write(text, (error) => {
+        if (error) broken = true;
+      });
+    } catch {
+      broken = true;
+    }
+  };
+}
+
 const processOutput: CommandOutput = {
-  stdout: (text) => void process.stdout.write(text),
-  stderr: (text) => void process.stderr.write(text),
+  stdout: tolerantWriter(process.stdout),
+  stderr: tolerantWriter(process.stderr),
 };
 
 /** The exit code for a bad command line or a socket that cannot be opened. */
 export const EXIT_USAGE = 2;
 
 async function launch(options: LaunchOptions, out: CommandOutput): Promise<number> {
+  // Lines carry text from the app (STATUS=, FDNAME=) and the command line: no terminal control sequences.
   const log: SupervisorOutput = {
-    info: (line) => options.quiet || out.stderr(`~> ${line}\n`),
-    warn: (line) => out.stderr(`~> ${line}\n`),
+    info: (line) => options.quiet || out.stderr(`~> ${printable(line)}\n`),
+    warn: (line) => out.stderr(`~> ${printable(line)}\n`),
   };
-  if (findProgram(options.command[0]!) === undefined) {
+  const program = options.command[0]!;
+  if (findProgram(program) === undefined) {
+    let directory = false;
+    try {
+      directory = program.includes("/") && statSync(program).isDirectory();
+    } catch {
+      // not there at all
+    }
     throw new UsageError(
-      `Cannot find the command ${JSON.stringify(options.command[0])} (not in PATH or not executable)`,
+      `Cannot find the command ${JSON.stringify(program)} (${
+        directory ? "it is a directory" : "not in PATH or not executable"
+      })`,
     );
   }
   for (const path of options.watch) {
@@ -99,10 +135,10 @@ export async function main(argv: readonly string[], out: CommandOutput = process
     }
   } catch (error) {
     if (error instanceof UsageError || error instanceof ListenerError) {
-      out.stderr(`handover: ${error.message}\n`);
+      out.stderr(`handover: ${printable(error.message)}\n`);
       return EXIT_USAGE;
     }
-    out.stderr(`handover: ${error instanceof Error ? error.message : String(error)}\n`);
+    out.stderr(`handover: ${printable(error instanceof Error ? error.message : String(error))}\n`);
     return 1;
   }
 }

@@ -6,6 +6,15 @@
  * never leave the launcher, so a restart drops nothing: connections wait in
  * the kernel's backlog until the next app accepts them.
  *
+ * Each instance runs in a session and process group of its own; the launcher
+ * is the child subreaper of everything below it. Stopping an instance signals
+ * its main process, its group and every process of it found outside the
+ * group (systemd's `KillMode=control-group`, with the process tree standing
+ * in for the cgroup), then SIGKILLs whatever is left after the stop timeout;
+ * an instance whose main process exits by itself has its leftovers stopped
+ * the same way before the next start. A guard process ends the app if the
+ * launcher itself dies.
+ *
  * @module
  */
 
@@ -13,11 +22,23 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { childStdio } from "../fd/child.ts";
 import { close } from "../fd/fd.ts";
+import { check, system } from "../ffi/system.ts";
 import { launcherHandoff } from "../activation/handoff.ts";
 import type { LaunchOptions } from "./args.ts";
 import type { FdStore } from "./fdstore.ts";
+import { Guard } from "./guard.ts";
 import type { Listener } from "./listeners.ts";
 import type { NotifyDatagram, NotifyReceiver } from "./notify_receiver.ts";
+import {
+  becomeSubreaper,
+  instanceMembers,
+  inTree,
+  orphanZombies,
+  type ProcessEntry,
+  processEntry,
+  processTable,
+  reapChild,
+} from "./process_tree.ts";
 import { ChangeWatcher } from "./watch.ts";
 import { readableNow, setSignalDriven, Wakeup } from "./wakeup.ts";
 
@@ -48,13 +69,32 @@ const MAX_BACKOFF_MS = 10_000;
 const STABLE_MS = 10_000;
 /** systemd's default TimeoutStartSec, for reloads without --ready-timeout. */
 const DEFAULT_RELOAD_TIMEOUT_MS = 90_000;
+/** The longest a timer waits in every runtime (longer ones fire at once in Node and Deno). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How often the processes of a stopping instance are looked for. */
+const SETTLE_POLL_MS = 50;
+/** How long processes get to vanish after SIGKILL before the launcher gives up on them. */
+const KILL_GRACE_MS = 5_000;
+/**
+ * How often (in wake-up ticks of 1 s) a running instance's processes are looked for, and orphans reaped: every
+ * tick in the first ticks after a start (when apps daemonise), then every few.
+ */
+const TREE_SCAN_TICKS = 5;
 
-type StopReason = "restart" | "watchdog" | "ready-timeout" | "shutdown";
+/** A timer that clamps its delay to what every runtime can wait (an app may send any WATCHDOG_USEC=). */
+function later(callback: () => void, ms: number): ReturnType<typeof setTimeout> {
+  return setTimeout(callback, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
+}
+
+type StopReason = "restart" | "watchdog" | "ready-timeout" | "shutdown" | "leftovers";
 
 interface RunningApp {
   readonly process: ChildProcess;
+  /** The main process, also the id of the instance's session and process group. */
   readonly pid: number;
   readonly startedAt: number;
+  /** The main process's start time in `/proc` (undefined without `/proc`). */
+  readonly startTime: number | undefined;
   ready: boolean;
   reloading: boolean;
   /** SIGHUP was passed on and the app has not answered with READY=1 yet. */
@@ -65,7 +105,12 @@ interface RunningApp {
   readyTimer: ReturnType<typeof setTimeout> | undefined;
   stopTimer: ReturnType<typeof setTimeout> | undefined;
   status: string | undefined;
+  /** The main process has ended. */
   exited: boolean;
+  /** Every process of the instance has ended (or was given up on after SIGKILL). */
+  settled: boolean;
+  /** Processes of the instance outside its process group (escaped with setsid), by pid. */
+  readonly escaped: Set<number>;
 }
 
 function signalNumber(signal: string): number {
@@ -73,17 +118,46 @@ function signalNumber(signal: string): number {
 }
 
 /**
- * Signals the app by pid rather than through `ChildProcess.kill()`: Deno's
- * `kill()` makes the exit event report the signal sent instead of how the
- * app really ended (an app that traps SIGTERM and exits 7 shows as killed).
+ * Signals by pid (a negative one for a process group) rather than through
+ * `ChildProcess.kill()`: Deno's `kill()` makes the exit event report the
+ * signal sent instead of how the app really ended (an app that traps SIGTERM
+ * and exits 7 shows as killed).
  */
-function signalApp(app: RunningApp, signal: NodeJS.Signals): void {
-  if (app.exited) return;
+function signalPid(pid: number, signal: NodeJS.Signals): boolean {
   try {
-    process.kill(app.pid, signal);
+    process.kill(pid, signal);
+    return true;
   } catch {
-    // gone already; its exit event follows
+    return false; // gone already; an exit event follows for our own children
   }
+}
+
+/**
+ * Gives every child fd number a source fd of its own: Deno's spawn() fails
+ * with EBADF when one fd is to appear at two numbers (the sockets at 3, 4, …
+ * and their spare copies for wrappers), so each repeat gets a duplicate,
+ * pushed onto `copies` for the caller to close once the child has them.
+ */
+function distinctSources(placement: Readonly<Record<number, number>>, copies: number[]): Record<number, number> {
+  const { libc, c } = system();
+  const used = new Set<number>();
+  const placed: Record<number, number> = {};
+  for (const [target, fd] of Object.entries(placement)) {
+    if (used.has(fd)) {
+      const copy = check(libc.fcntl(fd, c.F_DUPFD_CLOEXEC, 3), "fcntl", `F_DUPFD_CLOEXEC of fd ${fd}`);
+      copies.push(copy);
+      placed[Number(target)] = copy;
+    } else {
+      used.add(fd);
+      placed[Number(target)] = fd;
+    }
+  }
+  return placed;
+}
+
+/** Signals only the app's main process (`--reload-signal`, as systemd's `ReloadSignal=`). */
+function signalApp(app: RunningApp, signal: NodeJS.Signals): void {
+  if (!app.exited) signalPid(app.pid, signal);
 }
 
 function quote(arg: string): string {
@@ -111,6 +185,19 @@ export class Supervisor {
   private readonly signalHandlers: [string, () => void][] = [];
   private finish: (code: number) => void = () => {};
   private readonly baseEnv: Record<string, string>;
+  /** The launcher's children that the runtime itself waits for: instances and the guard. */
+  private readonly spawned = new Set<number>();
+  /** Instances not settled yet (at most two: one ending, one starting). */
+  private readonly instances = new Set<RunningApp>();
+  /** While the last instance's leftover processes are being ended. */
+  private settling: Promise<void> | undefined;
+  private guard: Guard | undefined;
+  private readonly launcherPid = process.pid;
+  /** When the counted starts happened (performance.now()), for the start limit. */
+  private startTimes: number[] = [];
+  /** How the last instance ended, for the exit code when the start limit is hit. */
+  private lastStatus = 0;
+  private ticks = 0;
 
   /**
    * Sets the supervisor up; nothing runs before {@link Supervisor.run}.
@@ -168,7 +255,14 @@ export class Supervisor {
       };
       for (const signal of ["SIGTERM", "SIGINT"] as const) this.onSignal(signal, () => this.shutdown(signal));
       this.onSignal("SIGHUP", () => this.reload());
-      this.wakeup = new Wakeup(() => this.wake());
+      try {
+        becomeSubreaper();
+      } catch {
+        // no prctl here: orphans go to init, only the process group is in reach
+      }
+      this.guard = Guard.start(this.options.stopTimeoutSec * 1000);
+      if (this.guard?.pid !== undefined) this.spawned.add(this.guard.pid);
+      this.wakeup = new Wakeup(() => this.tick());
       // The notify socket is ours alone, so it may signal us for good.
       if (this.receiver !== undefined) setSignalDriven(this.receiver.fd, true);
       if (this.options.watch.length > 0) {
@@ -193,6 +287,8 @@ export class Supervisor {
     this.wakeup?.stop();
     this.watcher?.close();
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    this.reapOrphans();
+    this.guard?.close();
   }
 
   // ---- starting -----------------------------------------------------------
@@ -211,8 +307,45 @@ export class Supervisor {
     if (ready.length > 0) this.start();
   }
 
-  private start(): void {
+  /** The slow timer: a wake-up, and now and then a look at the running instance's processes. */
+  private tick(): void {
+    this.wake();
+    if (++this.ticks > TREE_SCAN_TICKS && this.ticks % TREE_SCAN_TICKS !== 0) return;
+    if (this.app !== undefined && !this.app.exited) this.scanInstance(this.app);
+    if (this.app !== undefined || this.launcherPid === 1) this.reapOrphans();
+  }
+
+  /**
+   * systemd's start limit (`StartLimitIntervalSec=`, `StartLimitBurst=`): more
+   * starts than the burst within the interval end the launcher instead of a
+   * crash loop.
+   */
+  private startLimitHit(): boolean {
+    const intervalMs = this.options.startLimitIntervalSec * 1000;
+    if (intervalMs === 0) return false;
+    const now = performance.now();
+    this.startTimes = this.startTimes.filter((t) => now - t < intervalMs);
+    if (this.startTimes.length < this.options.startLimitBurst) {
+      this.startTimes.push(now);
+      return false;
+    }
+    this.out.warn(
+      `start limit hit: ${this.options.startLimitBurst} starts within ${this.options.startLimitIntervalSec} s ` +
+        "(see --start-limit-burst and --start-limit-interval); giving up",
+    );
+    this.finish(this.lastStatus !== 0 ? this.lastStatus : 1);
+    return true;
+  }
+
+  /**
+   * Starts an instance.
+   *
+   * @param counted False for restarts the user asked for (a change under `--watch`, SIGHUP), which the start limit
+   * does not count.
+   */
+  private start(counted = true): void {
     if (this.shuttingDown || this.phase === "done") return;
+    if (counted && this.startLimitHit()) return;
     for (const listener of this.listeners) setSignalDriven(listener.fd, false);
     for (const name of this.store.prune()) this.out.info(`dropped stored fd "${name}": it hung up`);
     const fds = [...this.listeners.map((l) => l.fd), ...this.store.fds.map((s) => s.fd)];
@@ -245,14 +378,22 @@ export class Supervisor {
         ...this.options.command,
       ],
     ];
-    const stdio = childStdio({ ...Object.fromEntries(fds.map((fd, i) => [3 + i, fd])), ...handoff?.spares });
     let child: ChildProcess;
+    const copies: number[] = [];
     try {
-      child = spawn(argv[0], argv[1], { stdio, env });
+      const placed = distinctSources(
+        { ...Object.fromEntries(fds.map((fd, i) => [3 + i, fd])), ...handoff?.spares },
+        copies,
+      );
+      // A session of its own: the instance's processes share a process group the launcher can signal as one.
+      child = spawn(argv[0], argv[1], { stdio: childStdio(placed), env, detached: true });
     } catch (error) {
       this.out.warn(`cannot start ${program}: ${error instanceof Error ? error.message : String(error)}`);
       this.exited(undefined, 127, null);
       return;
+    } finally {
+      // spawn() has placed them in the child (or failed): the launcher's copies go.
+      for (const fd of copies) close(fd);
     }
     if (child.pid === undefined) {
       child.on("error", (error) => {
@@ -262,10 +403,12 @@ export class Supervisor {
       return;
     }
     child.on("error", () => {});
+    this.spawned.add(child.pid);
     const app: RunningApp = {
       process: child,
       pid: child.pid,
       startedAt: Date.now(),
+      startTime: processEntry(child.pid)?.startTime,
       ready: false,
       reloading: false,
       reloadRequested: false,
@@ -276,8 +419,13 @@ export class Supervisor {
       stopTimer: undefined,
       status: undefined,
       exited: false,
+      settled: false,
+      escaped: new Set(),
     };
     this.app = app;
+    this.instances.add(app);
+    this.ticks = 0;
+    this.watchTree();
     this.phase = "running";
     child.on("exit", (code, signal) => this.exited(app, code, signal));
     this.out.info(`started pid ${app.pid}: ${this.options.command.map(quote).join(" ")}`);
@@ -289,7 +437,7 @@ export class Supervisor {
 
   private armReadyTimer(app: RunningApp, ms: number, what: string): void {
     if (app.readyTimer !== undefined) clearTimeout(app.readyTimer);
-    app.readyTimer = setTimeout(() => {
+    app.readyTimer = later(() => {
       app.readyTimer = undefined;
       if (app.exited) return;
       if (app.reloadRequested) {
@@ -306,7 +454,7 @@ export class Supervisor {
     if (app.watchdogTimer !== undefined) clearTimeout(app.watchdogTimer);
     app.watchdogTimer = undefined;
     if (ms === undefined || app.exited || app.stopReason !== undefined) return;
-    app.watchdogTimer = setTimeout(() => this.watchdogFired(app, `sent no WATCHDOG=1 for ${ms / 1000} s`), ms);
+    app.watchdogTimer = later(() => this.watchdogFired(app, `sent no WATCHDOG=1 for ${ms / 1000} s`), ms);
   }
 
   private watchdogFired(app: RunningApp, why: string): void {
@@ -319,33 +467,115 @@ export class Supervisor {
   // ---- stopping -----------------------------------------------------------
 
   private stop(app: RunningApp, reason: StopReason, signal: NodeJS.Signals = "SIGTERM"): void {
-    if (app.exited) return;
+    if (app.settled) return;
     if (app.stopReason === undefined || reason === "shutdown") app.stopReason = reason;
     if (app.readyTimer !== undefined) clearTimeout(app.readyTimer);
     if (app.watchdogTimer !== undefined) clearTimeout(app.watchdogTimer);
     app.readyTimer = app.watchdogTimer = undefined;
-    signalApp(app, signal);
+    this.signalInstance(app, signal);
     this.armStopTimer(app, this.options.stopTimeoutSec * 1000);
   }
 
   private armStopTimer(app: RunningApp, ms: number): void {
     if (app.stopTimer !== undefined) clearTimeout(app.stopTimer);
-    app.stopTimer = setTimeout(() => {
-      if (app.exited) return;
-      this.out.warn(`pid ${app.pid} is still running ${ms / 1000} s after it was asked to stop: sending SIGKILL`);
-      signalApp(app, "SIGKILL");
+    app.stopTimer = later(() => {
+      app.stopTimer = undefined;
+      if (app.settled) return;
+      const what = app.exited ? `processes of pid ${app.pid} are` : `pid ${app.pid} is`;
+      this.out.warn(`${what} still running ${ms / 1000} s after they were asked to stop: sending SIGKILL`);
+      this.signalInstance(app, "SIGKILL");
     }, ms);
+  }
+
+  // ---- the instance's processes ---------------------------------------------
+
+  /**
+   * The processes of an instance besides its main process (a fresh look at
+   * `/proc`); the ones outside its process group are remembered, and the
+   * guard is told about them.
+   */
+  private scanInstance(app: RunningApp, table: Map<number, ProcessEntry> | undefined = processTable()): ProcessEntry[] {
+    if (table === undefined) return [];
+    const members = instanceMembers(table, app, this.launcherPid, this.spawned).map((pid) => table.get(pid)!);
+    app.escaped.clear();
+    for (const member of members) if (member.pgid !== app.pid) app.escaped.add(member.pid);
+    this.watchTree();
+    return members;
+  }
+
+  /**
+   * Sends a signal to the whole instance: its main process first, then its
+   * process group, then the processes found outside it; SIGCONT after
+   * SIGTERM wakes stopped ones so that they can act on it (as systemd does).
+   */
+  private signalInstance(app: RunningApp, signal: NodeJS.Signals): void {
+    if (!app.exited) signalPid(app.pid, signal);
+    signalPid(-app.pid, signal);
+    this.scanInstance(app);
+    for (const pid of app.escaped) signalPid(pid, signal);
+    if (signal === "SIGTERM") {
+      signalPid(-app.pid, "SIGCONT");
+      for (const pid of app.escaped) signalPid(pid, "SIGCONT");
+    }
+  }
+
+  /** Tells the guard what to end if the launcher dies now. */
+  private watchTree(): void {
+    const live = [...this.instances].filter((i) => !i.settled);
+    this.guard?.watch(live.map((i) => i.pid), live.flatMap((i) => [...i.escaped]));
+  }
+
+  /** Reaps orphans that came back to the launcher and ended (the runtime only waits for its own children). */
+  private reapOrphans(): void {
+    const table = processTable();
+    if (table === undefined) return;
+    for (const pid of orphanZombies(table, this.launcherPid, this.spawned)) reapChild(pid);
+  }
+
+  /**
+   * Waits until no process of the instance is left: after a main process
+   * that exited by itself, the rest get SIGTERM (and SIGKILL after the stop
+   * timeout), as systemd stops what a unit's main process leaves behind.
+   */
+  private async settle(app: RunningApp): Promise<void> {
+    let members = this.scanInstance(app);
+    if (members.length > 0 && app.stopReason === undefined) {
+      this.out.info(
+        `pid ${app.pid} left ${members.length} process${members.length === 1 ? "" : "es"} behind: stopping ${
+          members.length === 1 ? "it" : "them"
+        }`,
+      );
+      app.stopReason = "leftovers";
+      this.signalInstance(app, "SIGTERM");
+      this.armStopTimer(app, this.options.stopTimeoutSec * 1000);
+    }
+    const giveUpAt = performance.now() + Math.min(this.options.stopTimeoutSec * 1000, MAX_TIMER_MS) + KILL_GRACE_MS;
+    while (members.length > 0) {
+      if (performance.now() > giveUpAt) {
+        this.out.warn(`gave up on ${members.map((m) => `pid ${m.pid}`).join(", ")}: still there after SIGKILL`);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_POLL_MS));
+      members = this.scanInstance(app);
+    }
+    app.settled = true;
+    if (app.stopTimer !== undefined) clearTimeout(app.stopTimer);
+    app.stopTimer = undefined;
+    this.instances.delete(app);
+    this.watchTree();
+    this.reapOrphans();
   }
 
   private exited(app: RunningApp | undefined, code: number | null, signal: NodeJS.Signals | null): void {
     if (app !== undefined) {
       if (app.exited) return;
       app.exited = true;
+      this.spawned.delete(app.pid);
       // Read what it sent before it went (FDSTORE=1 right before exit, a last STATUS=).
       this.lingeringPid = app.pid;
       this.readNotifications();
       this.lingeringPid = undefined;
-      for (const timer of [app.readyTimer, app.watchdogTimer, app.stopTimer]) {
+      for (const timer of [app.readyTimer, app.watchdogTimer]) {
         if (timer !== undefined) clearTimeout(timer);
       }
       if (this.app === app) this.app = undefined;
@@ -356,15 +586,37 @@ export class Supervisor {
         signal !== null ? `pid ${app.pid} was killed by ${signal}` : `pid ${app.pid} exited with code ${code}`,
       );
     }
+    if (app === undefined) {
+      this.decide(app, status, code, signal);
+      return;
+    }
+    // The reason must be read before settle() marks leftovers.
+    const reason = app.stopReason;
+    const settling = this.settle(app).then(() => {
+      if (this.settling === settling) this.settling = undefined;
+      this.decide(app, status, code, signal, reason);
+    });
+    this.settling = settling;
+  }
+
+  /** What to do once an instance has ended: restart, wait for a connection, or finish. */
+  private decide(
+    app: RunningApp | undefined,
+    status: number,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    stopReason: StopReason | undefined = app?.stopReason,
+  ): void {
     if (this.phase === "done") return;
+    this.lastStatus = status;
     if (this.shuttingDown) {
       this.finish(status);
       return;
     }
-    const reason = app?.stopReason ?? (app?.reloadRequested ? "restart" : undefined);
+    const reason = stopReason ?? (app?.reloadRequested ? "restart" : undefined);
     if (reason === "restart") {
       this.failures = 0;
-      this.next();
+      this.next(false);
       return;
     }
     // systemd counts exit code 0 and death by SIGHUP, SIGINT, SIGTERM or SIGPIPE as clean (service.c).
@@ -388,17 +640,21 @@ export class Supervisor {
     this.backoff(delay);
   }
 
-  /** After a stop for restart: start again, or wait for a connection in on-demand mode. */
-  private next(): void {
+  /**
+   * After a stop for restart: start again, or wait for a connection in on-demand mode.
+   *
+   * @param counted False when the user asked for the restart (the start limit does not count it).
+   */
+  private next(counted = true): void {
     if (this.options.onDemand) this.waitForConnection();
-    else this.start();
+    else this.start(counted);
   }
 
   private backoff(ms: number): void {
     this.phase = "backoff";
     const failure = this.failures > 0 ? ` (failure ${this.failures})` : "";
     this.out.info(`restarting in ${Math.round(ms)} ms${failure}`);
-    this.backoffTimer = setTimeout(() => {
+    this.backoffTimer = later(() => {
       this.backoffTimer = undefined;
       this.next();
     }, ms);
@@ -410,13 +666,14 @@ export class Supervisor {
     const app = this.app;
     if (this.shuttingDown) {
       // A second request: pass it on again.
-      if (app !== undefined) signalApp(app, signal);
+      if (app !== undefined) this.signalInstance(app, signal);
       return;
     }
     this.shuttingDown = true;
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     if (app === undefined || app.exited) {
-      this.finish(0);
+      // An ending instance finishes the launcher once its last process is gone.
+      if (this.settling === undefined) this.finish(0);
       return;
     }
     this.out.info(`passing ${signal} to pid ${app.pid}`);
@@ -432,7 +689,7 @@ export class Supervisor {
         if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
         this.backoffTimer = undefined;
         this.failures = 0;
-        this.next();
+        this.next(false);
       }
       return;
     }
@@ -499,15 +756,18 @@ export class Supervisor {
       return datagram.fds;
     }
     const mainPid = this.lingeringPid ?? app?.pid;
-    const allowed = this.options.notifyAccess === "all" ||
-      (this.options.notifyAccess === "main" && pid !== undefined && pid === mainPid);
+    const allowed = this.options.notifyAccess === "all"
+      ? this.fromTheApp(datagram)
+      : this.options.notifyAccess === "main" && pid !== undefined && pid === mainPid;
     if (!allowed) {
       if (pid !== undefined && !this.warnedPids.has(pid)) {
         this.warnedPids.add(pid);
         this.out.warn(
-          `ignored notifications from pid ${pid}: only the app's own pid ${
-            mainPid ?? "(none running)"
-          } may notify (see --notify-access)`,
+          this.options.notifyAccess === "all"
+            ? `ignored notifications from pid ${pid} (uid ${datagram.credentials?.uid}): it is not one of the app's processes`
+            : `ignored notifications from pid ${pid}: only the app's own pid ${
+              mainPid ?? "(none running)"
+            } may notify (see --notify-access)`,
         );
       }
       return datagram.fds;
@@ -581,6 +841,24 @@ export class Supervisor {
       }
     }
     return fds;
+  }
+
+  /**
+   * `--notify-access all`: systemd's `NotifyAccess=all` takes any process of
+   * the unit's cgroup; here, any process of an instance's tree, or an orphan
+   * that came back to the launcher. A sender that is gone before it could be
+   * placed is taken when it ran as the launcher's own user (who could signal
+   * the app anyway), never when it ran as another user.
+   */
+  private fromTheApp(datagram: NotifyDatagram): boolean {
+    const credentials = datagram.credentials;
+    // Without credentials (macOS) the socket lives in a directory only the launcher's user can enter.
+    if (credentials === undefined) return true;
+    const roots = [...this.instances].map((i) => i.pid);
+    if (this.lingeringPid !== undefined) roots.push(this.lingeringPid);
+    const placed = inTree(credentials.pid, roots, this.launcherPid);
+    if (placed !== undefined) return placed;
+    return credentials.uid === process.getuid?.();
   }
 
   /** EXTEND_TIMEOUT_USEC: more time for whatever the app is doing now (sd_notify(3)). */

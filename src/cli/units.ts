@@ -6,7 +6,7 @@
  * @module
  */
 
-import { accessSync, constants as fsConstants } from "node:fs";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join, resolve } from "node:path";
 import { formatAddress } from "../fd/socket.ts";
 import { UsageError } from "./args.ts";
@@ -20,7 +20,8 @@ export interface GeneratedFile {
 }
 
 /**
- * Finds a program the way execvp(3) does.
+ * Finds a program the way execvp(3) does: an executable regular file (a
+ * directory has the execute bit too, but exec(2) refuses it with EACCES).
  *
  * @param program A name or path.
  * @param path The `PATH` to search.
@@ -35,7 +36,7 @@ export function findProgram(program: string, path: string = process.env.PATH ?? 
   const executable = (p: string) => {
     try {
       accessSync(p, fsConstants.X_OK);
-      return true;
+      return statSync(p).isFile();
     } catch {
       return false;
     }
@@ -49,11 +50,50 @@ export function findProgram(program: string, path: string = process.env.PATH ?? 
   return undefined;
 }
 
-/** Quotes a word for ExecStart= (systemd.service(5), "Command lines"). */
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * A value for a unit file setting that takes text as it is (`Description=`,
+ * paths): systemd.syntax(7) has no escape for a line break there (a newline
+ * would start a directive of its own, a trailing backslash would swallow the
+ * next line), so those are refused; `%` starts a specifier (systemd.unit(5),
+ * "Specifiers") and is doubled.
+ */
+function unitValue(text: string, what: string): string {
+  if (CONTROL.test(text) || text.endsWith("\\")) {
+    throw new UsageError(
+      `Expected ${what} without control characters or a trailing backslash for a unit file, got ${
+        JSON.stringify(text)
+      }`,
+    );
+  }
+  return text.replaceAll("%", "%%");
+}
+
+/**
+ * Quotes a word for ExecStart= (systemd.service(5), "Command lines"): inside
+ * double quotes systemd undoes C escapes, so every control character is
+ * written as one; `$` would expand a variable and `%` a specifier.
+ */
 function execWord(word: string): string {
   if (word !== "" && /^[A-Za-z0-9_./:=@+,-]+$/.test(word)) return word.replaceAll("%", "%%");
-  const escaped = word.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n").replaceAll("$", "$$$$")
-    .replaceAll("%", "%%");
+  // deno-lint-ignore no-control-regex
+  const escaped = word.replace(/[\x00-\x1f\x7f\\"]/g, (ch) => {
+    switch (ch) {
+      case "\\":
+        return "\\\\";
+      case '"':
+        return '\\"';
+      case "\n":
+        return "\\n";
+      case "\t":
+        return "\\t";
+      case "\r":
+        return "\\r";
+    }
+    return `\\x${ch.charCodeAt(0).toString(16).padStart(2, "0")}`;
+  }).replaceAll("$", "$$$$").replaceAll("%", "%%");
   return `"${escaped}"`;
 }
 
@@ -65,7 +105,8 @@ function listenLine(spec: SocketSpec): string {
     : "ListenStream";
   const address = spec.address;
   if (address.family === "unix") {
-    return `${directive}=${address.path.startsWith("@") ? address.path : resolve(address.path)}`;
+    const path = address.path.startsWith("@") ? address.path : resolve(address.path);
+    return `${directive}=${unitValue(path, "a socket path")}`;
   }
   if ("port" in address && address.port === 0) {
     throw new UsageError(`A unit needs a fixed port, got port 0 in ${JSON.stringify(spec.text)}`);
@@ -103,6 +144,8 @@ function resolvedCommand(command: readonly string[]): string[] {
  */
 export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
   const command = resolvedCommand(options.command);
+  const description = options.description === undefined ? undefined : unitValue(options.description, "a description");
+  const directory = unitValue(process.cwd(), "the working directory");
   const groups = groupByName(options.sockets);
   const single = groups.length === 1;
   const socketUnits = groups.map(([name, specs]) => {
@@ -111,11 +154,11 @@ export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
       : `${options.name}-${name.replace(/[^A-Za-z0-9:_.\\-]/g, "-")}.socket`;
     const lines = [
       "[Unit]",
-      `Description=${options.description ?? `Sockets of ${options.name}`}${single ? "" : ` (${name})`}`,
+      `Description=${description ?? `Sockets of ${options.name}`}${single ? "" : ` (${unitValue(name, "a name")})`}`,
       "",
       "[Socket]",
       ...specs.map(listenLine),
-      ...(specs.some((s) => s.named) ? [`FileDescriptorName=${name}`] : []),
+      ...(specs.some((s) => s.named) ? [`FileDescriptorName=${unitValue(name, "a name")}`] : []),
       ...(options.backlog !== undefined ? [`Backlog=${options.backlog}`] : []),
       `Service=${options.name}.service`,
       "",
@@ -129,13 +172,13 @@ export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
   const restart = options.restart !== "no" ? options.restart : options.watchdogSec !== undefined ? "on-failure" : "no";
   const service = [
     "[Unit]",
-    `Description=${options.description ?? options.name}`,
+    `Description=${description ?? options.name}`,
     ...(sockets !== "" ? [`Requires=${sockets}`, `After=${sockets}`] : []),
     "",
     "[Service]",
     `Type=${options.type}`,
     `ExecStart=${command.map(execWord).join(" ")}`,
-    `WorkingDirectory=${process.cwd()}`,
+    `WorkingDirectory=${directory}`,
     ...(sockets !== "" ? [`Sockets=${sockets}`] : []),
     ...(options.type !== "simple" || options.notifyAccess !== undefined
       ? [`NotifyAccess=${options.notifyAccess ?? "main"}`]
@@ -151,8 +194,19 @@ export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
   return [...socketUnits, { name: `${options.name}.service`, content: service.join("\n") }];
 }
 
+/**
+ * Escapes text for an XML element; XML 1.0 cannot hold the other C0
+ * controls at all (not even as character references), so they are refused.
+ */
 function xml(text: string): string {
-  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]/.test(text) || /\p{Cs}/u.test(text)) {
+    throw new UsageError(
+      `Expected text that a property list can hold (no control characters), got ${JSON.stringify(text)}`,
+    );
+  }
+  return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;")
+    .replaceAll("\r", "&#13;");
 }
 
 function socketDict(spec: SocketSpec, indent: string): string[] {

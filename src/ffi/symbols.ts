@@ -283,6 +283,23 @@ export const LIBC_SYMBOLS = {
     result: "isize",
     os: "linux",
   },
+  prctl: {
+    parameters: [
+      "i32", // int option
+      "usize", // ... unsigned long arg2
+    ],
+    result: "i32",
+    os: "linux",
+    variadic: 1,
+  },
+  waitpid: {
+    parameters: [
+      "i32", // pid_t pid
+      "buffer", // int *wstatus
+      "i32", // int options
+    ],
+    result: "i32",
+  },
   open: {
     parameters: [
       "buffer", // const char *pathname

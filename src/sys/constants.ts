@@ -102,6 +102,10 @@ export interface SystemConstants {
   readonly O_ASYNC: number;
   /** The signal number of `SIGURG` (default action: ignore), which `F_SETSIG` asks for. */
   readonly SIGURG: number;
+  /** prctl(2): orphans of our descendants come back to us; 0 where it does not exist (Darwin). */
+  readonly PR_SET_CHILD_SUBREAPER: number;
+  /** waitpid(2): return at once when no child has changed state. */
+  readonly WNOHANG: number;
 }
 
 /** Linux, from `<sys/socket.h>`, `<fcntl.h>`, `<poll.h>`, `<sys/epoll.h>` (same on x86_64 and aarch64). */
@@ -173,6 +177,8 @@ export const LINUX: SystemConstants = Object.freeze({
   F_SETSIG: 10,
   O_ASYNC: 0o20000,
   SIGURG: 23,
+  PR_SET_CHILD_SUBREAPER: 36,
+  WNOHANG: 1,
 });
 
 /** Darwin (macOS), from the SDK's `<sys/socket.h>`, `<sys/fcntl.h>`, `<poll.h>`. */
@@ -243,6 +249,8 @@ export const DARWIN: SystemConstants = Object.freeze({
   F_SETSIG: 0,
   O_ASYNC: 0x40,
   SIGURG: 16,
+  PR_SET_CHILD_SUBREAPER: 0,
+  WNOHANG: 1,
 });
 
 /**

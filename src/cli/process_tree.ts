@@ -1,0 +1,250 @@
+/**
+ * The processes an app instance is made of, as far as the launcher can see
+ * them without a cgroup: its process group (the launcher starts each
+ * instance in a session of its own), its session, its descendants, and the
+ * orphans that come back to the launcher because it is their child
+ * subreaper (prctl(2) `PR_SET_CHILD_SUBREAPER`), such as a daemon the app
+ * double-forked. Read from `/proc` (proc(5)); where there is no `/proc`
+ * (macOS) only the process group is known.
+ *
+ * @module
+ */
+
+import { readdirSync, readFileSync } from "node:fs";
+import { cBuffer } from "../sys/memory.ts";
+import { system } from "../ffi/system.ts";
+
+/** One line of `/proc/PID/stat`, the fields the launcher needs. */
+export interface ProcessEntry {
+  readonly pid: number;
+  readonly ppid: number;
+  /** The process group. */
+  readonly pgid: number;
+  /** The session. */
+  readonly sid: number;
+  /** `R`, `S`, `Z` (a zombie, waiting to be reaped)… */
+  readonly state: string;
+  /** When it started, in clock ticks after boot: tells a reused pid apart. */
+  readonly startTime: number;
+}
+
+/** The most processes read in one scan of `/proc`. */
+const MAX_PROCESSES = 1 << 17;
+/** The deepest ancestry followed. */
+const MAX_DEPTH = 256;
+
+/**
+ * Reads `/proc/PID/stat`.
+ *
+ * @param pid The process.
+ * @returns Its entry, or undefined when it is gone or there is no `/proc`.
+ *
+ * @example
+ * ```ts ignore
+ * processEntry(process.pid)?.pgid;
+ * ```
+ */
+export function processEntry(pid: number): ProcessEntry | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return undefined;
+  }
+  // The command name is in parentheses and may itself hold ") ": the fields start after the last one.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  if (fields.length < 20) return undefined;
+  return {
+    pid,
+    state: fields[0]!,
+    ppid: Number(fields[1]),
+    pgid: Number(fields[2]),
+    sid: Number(fields[3]),
+    startTime: Number(fields[19]),
+  };
+}
+
+/**
+ * Reads every process of `/proc` (bounded).
+ *
+ * @returns The processes by pid, or undefined where there is no `/proc`.
+ *
+ * @example
+ * ```ts ignore
+ * processTable()?.size;
+ * ```
+ */
+export function processTable(): Map<number, ProcessEntry> | undefined {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  const table = new Map<number, ProcessEntry>();
+  for (const name of names) {
+    if (table.size >= MAX_PROCESSES) break;
+    const first = name.charCodeAt(0);
+    if (first < 0x30 || first > 0x39) continue;
+    const entry = processEntry(Number(name));
+    if (entry !== undefined) table.set(entry.pid, entry);
+  }
+  return table;
+}
+
+/**
+ * Makes this process the child subreaper of its descendants (Linux 3.4+):
+ * a process whose parent dies is re-parented to us instead of to init, so
+ * an app's daemon stays in reach.
+ *
+ * @returns True when it took effect, false where the platform has no such thing.
+ *
+ * @example
+ * ```ts ignore
+ * becomeSubreaper();
+ * ```
+ */
+export function becomeSubreaper(): boolean {
+  const { libc, c, os } = system();
+  if (os !== "linux" || c.PR_SET_CHILD_SUBREAPER === 0) return false;
+  return libc.prctl(c.PR_SET_CHILD_SUBREAPER, 1) === 0;
+}
+
+/**
+ * Reaps a child that has ended, without waiting. Only for children the
+ * runtime does not know about (orphans re-parented to us): the runtime reaps
+ * the ones it spawned, and taking their status would lose their exit event.
+ *
+ * @param pid The child.
+ * @returns True when it was reaped.
+ *
+ * @example
+ * ```ts ignore
+ * reapChild(orphan);
+ * ```
+ */
+export function reapChild(pid: number): boolean {
+  const { libc, c } = system();
+  return libc.waitpid(pid, cBuffer(4), c.WNOHANG) > 0;
+}
+
+/** An instance of the app, as {@link instanceMembers} sees it. */
+export interface InstanceRoot {
+  /** Its main process: the leader of its session and process group. */
+  readonly pid: number;
+  /** The main process's start time (`/proc/PID/stat`), or undefined where unknown. */
+  readonly startTime: number | undefined;
+}
+
+/**
+ * The processes of an instance besides its main process: members of its
+ * process group or session, its descendants, and orphans re-parented to the
+ * launcher that started after it (the launcher runs one instance at a time,
+ * so an orphan younger than the instance came from it). Zombies are left
+ * out: they are gone, only waiting to be reaped.
+ *
+ * @param table The processes ({@link processTable}).
+ * @param root The instance.
+ * @param launcher The launcher's pid.
+ * @param spawned The launcher's children that the runtime itself waits for (instances, the guard).
+ * @returns Their pids.
+ *
+ * @example
+ * ```ts ignore
+ * const pids = instanceMembers(processTable()!, app, process.pid, spawned);
+ * ```
+ */
+export function instanceMembers(
+  table: ReadonlyMap<number, ProcessEntry>,
+  root: InstanceRoot,
+  launcher: number,
+  spawned: ReadonlySet<number>,
+): number[] {
+  const verdicts = new Map<number, boolean>();
+  const belongs = (entry: ProcessEntry): boolean => {
+    const path: number[] = [];
+    let verdict = false;
+    let current: ProcessEntry | undefined = entry;
+    for (let depth = 0; current !== undefined && depth < MAX_DEPTH; depth++) {
+      const known = verdicts.get(current.pid);
+      if (known !== undefined) {
+        verdict = known;
+        break;
+      }
+      path.push(current.pid);
+      if (current.pid === root.pid || current.pgid === root.pid || current.sid === root.pid) {
+        verdict = true;
+        break;
+      }
+      if (current.ppid === launcher) {
+        // A child of ours: an instance or the guard (not this instance's, or we would have stopped above),
+        // or an orphan that came back to us.
+        verdict = !spawned.has(current.pid) && root.startTime !== undefined && current.startTime >= root.startTime;
+        break;
+      }
+      if (current.ppid <= 1) break;
+      current = table.get(current.ppid);
+    }
+    for (const pid of path) verdicts.set(pid, verdict);
+    return verdict;
+  };
+  const members: number[] = [];
+  for (const entry of table.values()) {
+    if (entry.pid === root.pid || entry.pid === launcher || entry.state === "Z" || entry.state === "X") continue;
+    if (belongs(entry)) members.push(entry.pid);
+  }
+  return members;
+}
+
+/**
+ * The zombies among the launcher's children that the runtime does not wait
+ * for: orphans that came back to us and ended.
+ *
+ * @param table The processes.
+ * @param launcher The launcher's pid.
+ * @param spawned The children the runtime waits for itself.
+ * @returns Their pids.
+ *
+ * @example
+ * ```ts ignore
+ * for (const pid of orphanZombies(processTable()!, process.pid, spawned)) reapChild(pid);
+ * ```
+ */
+export function orphanZombies(
+  table: ReadonlyMap<number, ProcessEntry>,
+  launcher: number,
+  spawned: ReadonlySet<number>,
+): number[] {
+  const zombies: number[] = [];
+  for (const entry of table.values()) {
+    if (entry.ppid === launcher && entry.state === "Z" && !spawned.has(entry.pid)) zombies.push(entry.pid);
+  }
+  return zombies;
+}
+
+/**
+ * Whether `pid` is in the tree of one of `roots` (one of them, a descendant,
+ * a member of its group or session) or an orphan that came back to the
+ * launcher: what systemd's `NotifyAccess=all` calls the unit's processes.
+ *
+ * @param pid The process to place.
+ * @param roots The instances' main pids.
+ * @param launcher The launcher's pid.
+ * @returns True or false, or undefined when the process cannot be read (gone, or no `/proc`).
+ *
+ * @example
+ * ```ts ignore
+ * inTree(credentials.pid, [app.pid], process.pid);
+ * ```
+ */
+export function inTree(pid: number, roots: readonly number[], launcher: number): boolean | undefined {
+  let entry = processEntry(pid);
+  if (entry === undefined) return undefined;
+  for (let depth = 0; entry !== undefined && depth < MAX_DEPTH; depth++) {
+    if (roots.includes(entry.pid) || roots.includes(entry.pgid) || roots.includes(entry.sid)) return true;
+    if (entry.ppid === launcher) return true;
+    if (entry.ppid <= 1) return false;
+    entry = processEntry(entry.ppid);
+  }
+  return false;
+}
