@@ -59,9 +59,14 @@ export class FdStore {
    * @param poll False for `FDPOLL=0`.
    * @returns How many were kept, were duplicates, or were refused.
    *
-   * @example
-   * ```ts ignore
-   * store.add(datagram.fds, "state", true);
+   * @example A store of one keeps the first fd and closes the second
+   * ```ts
+   * import { socketpair } from "../../mod.ts";
+   * import { FdStore } from "./fdstore.ts";
+   * const store = new FdStore(1);
+   * store.add(socketpair(), "state", true); // { kept: 1, duplicates: 0, refused: 1 }
+   * store.fds.map((s) => s.name); // ["state"]
+   * store.clear();
    * ```
    */
   add(fds: readonly number[], name: string, poll: boolean): StoreResult {

@@ -283,9 +283,13 @@ export function closeListeners(listeners: readonly Listener[]): void {
  * @param listener The listener.
  * @returns The description.
  *
- * @example
- * ```ts ignore
- * describeListener(listener); // "http://127.0.0.1:8080/"
+ * @example An HTTP socket is printed as a URL
+ * ```ts
+ * import { describeListener } from "./listeners.ts";
+ * import { parseSocketSpec } from "./spec.ts";
+ * const spec = parseSocketSpec("web=http::8080");
+ * describeListener({ spec, fd: 3, address: spec.address, createdPath: undefined, fileInode: undefined });
+ * // "http://127.0.0.1:8080/"
  * ```
  */
 export function describeListener(listener: Listener): string {

@@ -39,9 +39,11 @@ const MAX_DEPTH = 256;
  * @param pid The process.
  * @returns Its entry, or undefined when it is gone or there is no `/proc`.
  *
- * @example
- * ```ts ignore
- * processEntry(process.pid)?.pgid;
+ * @example This process
+ * ```ts
+ * import process from "node:process";
+ * import { processEntry } from "./process_tree.ts";
+ * processEntry(process.pid)?.pid === process.pid; // true on Linux
  * ```
  */
 export function processEntry(pid: number): ProcessEntry | undefined {
@@ -69,9 +71,11 @@ export function processEntry(pid: number): ProcessEntry | undefined {
  *
  * @returns The processes by pid, or undefined where there is no `/proc`.
  *
- * @example
- * ```ts ignore
- * processTable()?.size;
+ * @example Every process this user can see
+ * ```ts
+ * import process from "node:process";
+ * import { processTable } from "./process_tree.ts";
+ * processTable()?.has(process.pid); // true on Linux
  * ```
  */
 export function processTable(): Map<number, ProcessEntry> | undefined {
@@ -149,9 +153,21 @@ export interface InstanceRoot {
  * @param spawned The launcher's children that the runtime itself waits for (instances, the guard).
  * @returns Their pids.
  *
- * @example
- * ```ts ignore
- * const pids = instanceMembers(processTable()!, app, process.pid, spawned);
+ * @example An instance with a child and an escaped daemon
+ * ```ts
+ * import { instanceMembers, type ProcessEntry } from "./process_tree.ts";
+ * const at = (pid: number, ppid: number, pgid: number, startTime: number): [number, ProcessEntry] => [
+ *   pid,
+ *   { pid, ppid, pgid, sid: pgid, state: "S", startTime },
+ * ];
+ * const table = new Map([
+ *   at(10, 1, 10, 50), // the launcher
+ *   at(20, 10, 20, 100), // the instance's main process, which the launcher spawned
+ *   at(21, 20, 20, 101), // its child
+ *   at(30, 10, 30, 102), // a daemon it double-forked: it left the group and came back to the launcher
+ *   at(40, 1, 40, 90), // someone else's
+ * ]);
+ * instanceMembers(table, { pid: 20, startTime: 100 }, 10, new Set([20])); // [21, 30]
  * ```
  */
 export function instanceMembers(
@@ -205,9 +221,14 @@ export function instanceMembers(
  * @param spawned The children the runtime waits for itself.
  * @returns Their pids.
  *
- * @example
- * ```ts ignore
- * for (const pid of orphanZombies(processTable()!, process.pid, spawned)) reapChild(pid);
+ * @example Only the zombies the runtime does not wait for
+ * ```ts
+ * import { orphanZombies } from "./process_tree.ts";
+ * const table = new Map([
+ *   [20, { pid: 20, ppid: 10, pgid: 20, sid: 20, state: "Z", startTime: 100 }], // an instance: the runtime's
+ *   [30, { pid: 30, ppid: 10, pgid: 30, sid: 30, state: "Z", startTime: 102 }], // an orphan that ended
+ * ]);
+ * orphanZombies(table, 10, new Set([20])); // [30]
  * ```
  */
 export function orphanZombies(
@@ -232,9 +253,11 @@ export function orphanZombies(
  * @param launcher The launcher's pid.
  * @returns True or false, or undefined when the process cannot be read (gone, or no `/proc`).
  *
- * @example
- * ```ts ignore
- * inTree(credentials.pid, [app.pid], process.pid);
+ * @example A process is in its own tree
+ * ```ts
+ * import process from "node:process";
+ * import { inTree } from "./process_tree.ts";
+ * inTree(process.pid, [process.pid], 0); // true on Linux
  * ```
  */
 export function inTree(pid: number, roots: readonly number[], launcher: number): boolean | undefined {

@@ -27,9 +27,11 @@ export interface GeneratedFile {
  * @param path The `PATH` to search.
  * @returns The absolute path, or undefined when there is no such executable.
  *
- * @example
- * ```ts ignore
- * findProgram("sh"); // "/usr/bin/sh"
+ * @example Find the shell
+ * ```ts
+ * import { findProgram } from "./units.ts";
+ * findProgram("sh"); // "/usr/bin/sh" (where PATH finds it first)
+ * findProgram("/tmp"); // undefined: a directory is not a program
  * ```
  */
 export function findProgram(program: string, path: string = process.env.PATH ?? ""): string | undefined {
@@ -137,9 +139,12 @@ function resolvedCommand(command: readonly string[]): string[] {
  * @returns The files, socket units first.
  * @throws {UsageError} For port 0 or a command that is not found.
  *
- * @example
- * ```ts ignore
- * for (const file of systemdUnits(options)) console.log(`# ${file.name}\n${file.content}`);
+ * @example The units for a web app
+ * ```ts
+ * import { type GenerateOptions, parseCommandLine } from "./args.ts";
+ * import { systemdUnits } from "./units.ts";
+ * const options = parseCommandLine(["unit", "--name", "web", "-s", "web=http::8080", "--", "sh"]) as GenerateOptions;
+ * systemdUnits(options).map((file) => file.name); // ["web.socket", "web.service"]
  * ```
  */
 export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
@@ -244,9 +249,12 @@ function socketDict(spec: SocketSpec, indent: string): string[] {
  * @returns The file.
  * @throws {UsageError} For port 0, abstract sockets or a command that is not found.
  *
- * @example
- * ```ts ignore
- * console.log(launchdPlist(options).content);
+ * @example The property list for a web app
+ * ```ts
+ * import { type GenerateOptions, parseCommandLine } from "./args.ts";
+ * import { launchdPlist } from "./units.ts";
+ * const options = parseCommandLine(["plist", "--name", "web", "-s", "web=http::8080", "--", "sh"]) as GenerateOptions;
+ * launchdPlist(options).name; // "local.web.plist"
  * ```
  */
 export function launchdPlist(options: GenerateOptions): GeneratedFile {

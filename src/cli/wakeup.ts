@@ -29,9 +29,15 @@ function wakeSignal(): "SIGURG" | "SIGIO" {
  * @param on Whether readiness should signal this process.
  * @throws {HandoverError} When fcntl fails.
  *
- * @example
- * ```ts ignore
- * setSignalDriven(listener.fd, true);
+ * @example Readiness of one end of a pair signals us, then no more
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { setSignalDriven } from "./wakeup.ts";
+ * const [a, b] = socketpair();
+ * setSignalDriven(a, true); // data arriving at a sends SIGURG (ignored unless listened for)
+ * setSignalDriven(a, false);
+ * close(a);
+ * close(b);
  * ```
  */
 export function setSignalDriven(fd: number, on: boolean): void {
@@ -53,9 +59,15 @@ export function setSignalDriven(fd: number, on: boolean): void {
  * @returns The readable ones.
  * @throws {HandoverError} `EBADF` when one is not open.
  *
- * @example
- * ```ts ignore
- * if (readableNow([listener.fd]).length > 0) start();
+ * @example Only the end with something queued is readable
+ * ```ts
+ * import { close, sendFdsSync, socketpair } from "../../mod.ts";
+ * import { readableNow } from "./wakeup.ts";
+ * const [a, b] = socketpair();
+ * sendFdsSync(a, [], "ping");
+ * readableNow([a, b]); // [b]
+ * close(a);
+ * close(b);
  * ```
  */
 export function readableNow(fds: readonly number[]): number[] {
