@@ -93,7 +93,7 @@ export async function consumerProject(packageJson: Record<string, unknown> = {})
 }
 
 /** Copies a fixture of test/fixtures/package/ into the project (under `as`, or its own name). */
-export function copyFixture(project: ConsumerProject, name: string, as = name): string {
+export function copyFixture(project: ConsumerProject, name: string, as: string = name): string {
   const path = join(project.dir, as);
   mkdirSync(dirname(path), { recursive: true });
   cpSync(join(FIXTURES, "package", name), path);

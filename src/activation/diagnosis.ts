@@ -140,21 +140,23 @@ export type Wrapper =
 export function wrapperOf(argv: readonly string[]): Wrapper | undefined {
   const program = basename(argv[0] ?? "");
   const args = argv.slice(1);
+  const line = argv.join(" ");
   const watching = args.some((arg) => /^--(watch|hot|watch-hmr)(=|$)/.test(arg));
-  if (args.some((arg) => /(^|\/)nodemon(\.js)?$|\/nodemon\/bin\//.test(arg)) || program === "nodemon") return "nodemon";
-  const tsx = args.findIndex((arg) => /(^|\/)tsx(\/dist\/cli\.m?js)?$/.test(arg));
-  if (program === "tsx" || tsx >= 0) return args[tsx + 1] === "watch" || args[0] === "watch" ? "tsx watch" : "tsx";
-  if (/^npm( |$)/.test(program) || /^npm (exec|x)\b/.test(argv.join(" "))) {
-    return /^npm (exec|x)\b/.test(argv.join(" ")) ? "npx" : "npm";
+  // The program first (what runs), then what it runs.
+  if (/^bunx(\.exe)?$/.test(program)) return "bunx";
+  if (/^bun(\.exe)?$/.test(program)) {
+    return watching ? "bun --watch" : args[0] === "x" ? "bunx" : args[0] === "run" ? "bun run" : undefined;
   }
-  if (program === "npx" || args.some((arg) => /npx-cli\.js$/.test(arg))) return "npx";
-  if (args.some((arg) => /npm-cli\.js$/.test(arg))) return "npm";
-  if (/^(node|nodejs)(\d+)?$/.test(program) && watching) return "node --watch";
-  if (/^bunx(\.exe)?$/.test(program) || (/^bun(\.exe)?$/.test(program) && args[0] === "x")) return "bunx";
-  if (/^bun(\.exe)?$/.test(program)) return watching ? "bun --watch" : args[0] === "run" ? "bun run" : undefined;
   if (/^deno(\.exe)?$/.test(program)) {
     return watching ? "deno run --watch" : args[0] === "task" ? "deno task" : undefined;
   }
+  // npm and npx show their title (npm start, npm exec tsx app.ts) or their script.
+  if (/^npm (exec|x)\b/.test(line) || program === "npx" || args.some((arg) => /npx-cli\.js$/.test(arg))) return "npx";
+  if (/^npm( |$)/.test(line) || args.some((arg) => /npm-cli\.js$/.test(arg))) return "npm";
+  if (program === "nodemon" || args.some((arg) => /(^|\/)nodemon(\.js)?$|\/nodemon\/bin\//.test(arg))) return "nodemon";
+  const tsx = args.findIndex((arg) => /(^|\/)tsx(\/dist\/cli\.m?js)?$/.test(arg));
+  if (program === "tsx" || tsx >= 0) return args[tsx + 1] === "watch" ? "tsx watch" : "tsx";
+  if (/^(node|nodejs)(\d+)?$/.test(program) && watching) return "node --watch";
   if (/^(sh|bash|dash|zsh|ash)$/.test(program) && args.includes("-c")) return "a shell";
   return undefined;
 }

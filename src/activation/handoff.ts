@@ -65,7 +65,7 @@ export interface LauncherHandoffPlan {
  * const [a, b] = socketpair();
  * const { variable, spares } = launcherHandoff([a], 4242);
  * variable[0]; // "HANDOVER_LAUNCHER"
- * spares; // { 64: a }
+ * Object.keys(spares); // ["64"]: a copy of a, placed at fd 64 in the child
  * close(a);
  * close(b);
  * ```
@@ -74,9 +74,32 @@ export function launcherHandoff(fds: readonly number[], pid: number): LauncherHa
   const inodes = fds.map((fd) => statFd(fd).ino);
   let spare = Math.max(SPARE_FDS_START, 2 * (LISTEN_FDS_START + fds.length));
   if (spare + fds.length - 1 > HIGHEST_CHILD_FD) spare = 0;
+  for (const [fd, copy] of copies) {
+    if (!fds.includes(fd)) {
+      system().libc.close(copy.fd);
+      copies.delete(fd);
+    }
+  }
   const spares: Record<number, number> = {};
-  if (spare !== 0) fds.forEach((fd, i) => spares[spare + i] = fd);
+  if (spare !== 0) fds.forEach((fd, i) => spares[spare + i] = copyOf(fd, inodes[i]!));
   return { variable: [LAUNCHER_VARIABLE, formatLauncherHandoff({ pid, fds, inodes, spare })], spares };
+}
+
+/**
+ * The launcher's own close-on-exec copy of each fd it passes, for the spare places: Deno's spawn refuses one fd
+ * at two places of a child's stdio. Kept while the fd is passed (a listener: for the launcher's life).
+ */
+const copies = new Map<number, { readonly fd: number; readonly inode: bigint }>();
+
+function copyOf(fd: number, inode: bigint): number {
+  const { libc, c } = system();
+  const kept = copies.get(fd);
+  if (kept !== undefined && kept.inode === inode) return kept.fd;
+  // Another file at that number now (a stored fd replaced): copy it afresh.
+  if (kept !== undefined) libc.close(kept.fd);
+  const copy = check(libc.fcntl(fd, c.F_DUPFD_CLOEXEC, 0), "fcntl", `fd ${fd}`);
+  copies.set(fd, { fd: copy, inode });
+  return copy;
 }
 
 /** Where one fd was found. */
