@@ -6,7 +6,7 @@
 // Each row: a quiet period (no restart), then RESTARTS changes of the watched file, one every PACE ms, under
 // 4 clients (2 open a connection per request, 2 keep one alive; a third of the requests take 100 ms).
 // Prints failed requests and p99/max latency during the restarts and the quiet period.
-//   node bench/restarts.bench.mjs            (BENCH_RESTARTS=20 BENCH_PACE_MS=1000 BENCH_QUIET_MS=5000 BENCH_ONLY=handover)
+//   node bench/restarts.bench.mjs            (BENCH_RESTARTS=20 BENCH_PACE_MS=1000 BENCH_QUIET_MS=5000 BENCH_ONLY="handover,nodemon": rows whose tool starts so)
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -190,7 +190,7 @@ if (existsSync(bin("nodemon"))) {
 
 const results = [];
 for (const row of rows) {
-  if (ONLY !== undefined && !row.tool.includes(ONLY)) continue;
+  if (ONLY !== undefined && !ONLY.split(",").some((only) => row.tool.startsWith(only))) continue;
   const r = await measure(row);
   results.push({ ...row, ...r });
   console.error(`${row.tool} (${row.runtime}): ${JSON.stringify({ quiet: r.quiet, restarts: r.restarts })}`);
