@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Packs handover, installs the tarball into a throw-away consumer project and
-// calls socketpair() from Node ESM, Node CommonJS, Bun and Deno (npm: specifier), collect() from the
-// start-up entry (handover/activation) in each under the package's bin,
+// calls socketpair() from Node ESM, Node CommonJS, Bun (ESM and CommonJS) and Deno (npm: specifier), collect()
+// from the start-up entry (handover/activation) in each under the package's bin and behind npm start,
 // and runs the package's bin (`npx handover`), which hands a socket to a child.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,7 +41,8 @@ try {
   );
   writeFileSync(
     join(consumer, "cjs.cjs"),
-    `const { socketpair, close, init } = require("handover");\ninit().then(() => { ${check} console.log(ok ? "ok" : "bad"); });\n`,
+    // At once: the CommonJS build loads the FFI at require(), with no init().
+    `const { socketpair, close } = require("handover");\n${check}\nconsole.log(ok ? "ok" : "bad");\n`,
   );
   writeFileSync(
     join(consumer, "deno.ts"),
@@ -50,6 +51,7 @@ try {
   const cases = [
     ["socketpair() in Node ESM", node, ["esm.mjs"]],
     ["socketpair() in Node CommonJS", node, ["cjs.cjs"]],
+    ["socketpair() in Bun CommonJS", bin("bun"), ["cjs.cjs"]],
     ["socketpair() in Bun", bin("bun"), ["esm.mjs"]],
     ["socketpair() in Deno (npm: specifier)", bin("deno"), ["run", "-A", "deno.ts"]],
   ];
@@ -69,8 +71,8 @@ try {
   );
   writeFileSync(
     join(consumer, "activation.cjs"),
-    `const { collect, isActivated, init } = require("handover/activation");\n` +
-      `init().then(() => {\n${collectCheck(nodeEnv)}console.log(ok ? "ok" : "bad");\n});\n`,
+    `const { collect, isActivated } = require("handover/activation");\n` +
+      `${collectCheck(nodeEnv)}console.log(ok ? "ok" : "bad");\n`,
   );
   writeFileSync(
     join(consumer, "activation-deno.ts"),
@@ -81,6 +83,7 @@ try {
   cases.push(
     ["collect() from handover/activation in Node ESM", "npx", launched([node, "activation.mjs"])],
     ["collect() from handover/activation in Node CommonJS", "npx", launched([node, "activation.cjs"])],
+    ["collect() from handover/activation in Bun CommonJS", "npx", launched([bin("bun"), "activation.cjs"])],
     ["collect() from handover/activation in Bun", "npx", launched([bin("bun"), "activation.mjs"])],
     [
       "collect() from handover/activation in Deno (npm: specifier)",
@@ -88,6 +91,16 @@ try {
       launched([bin("deno"), "run", "-A", "activation-deno.ts"]),
     ],
   );
+  // Behind npm start: the launcher's socket reaches the app that npm and sh started (LISTEN_PID names npm).
+  writeFileSync(
+    join(consumer, "wrapped.cjs"),
+    `const { collect } = require("handover");\nconst fds = collect((process.env.LISTEN_FDNAMES ?? "").split(":")[0]);\n` +
+      `console.log(fds.length === 1 && process.env.LISTEN_FDS === undefined ? "ok" : "bad");\n`,
+  );
+  const manifest = JSON.parse(readFileSync(join(consumer, "package.json"), "utf8"));
+  manifest.scripts = { start: "node wrapped.cjs" };
+  writeFileSync(join(consumer, "package.json"), JSON.stringify(manifest, null, 2));
+  cases.push(["collect() behind npm start under the handover bin", "npx", launched(["npm", "start", "--silent"])]);
   // The package's bin: `npx handover` binds a socket (FFI) and hands it to a child, which prints "ok".
   writeFileSync(join(consumer, "child.cjs"), `console.log(process.env.LISTEN_FDS === "1" ? "ok" : "bad");\n`);
   cases.push(["the handover bin (npx handover -s 0 -- node child.cjs)", "npx", [
