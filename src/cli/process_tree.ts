@@ -143,9 +143,10 @@ export interface InstanceRoot {
 /**
  * The processes of an instance besides its main process: members of its
  * process group or session, its descendants, and orphans re-parented to the
- * launcher that started after it (the launcher runs one instance at a time,
- * so an orphan younger than the instance came from it). Zombies are left
- * out: they are gone, only waiting to be reaped.
+ * launcher that started after it and before any later instance (another of
+ * the launcher's spawned children that is still there), since that one's
+ * orphans are its own; within one clock tick (10 ms) the later instance wins.
+ * Zombies are left out: they are gone, only waiting to be reaped.
  *
  * @param table The processes ({@link processTable}).
  * @param root The instance.
@@ -168,6 +169,9 @@ export interface InstanceRoot {
  *   at(40, 1, 40, 90), // someone else's
  * ]);
  * instanceMembers(table, { pid: 20, startTime: 100 }, 10, new Set([20])); // [21, 30]
+ * // With a new instance (pid 50) started at 102 beside it, the daemon is the new one's:
+ * table.set(...at(50, 10, 50, 102));
+ * instanceMembers(table, { pid: 20, startTime: 100 }, 10, new Set([20, 50])); // [21]
  * ```
  */
 export function instanceMembers(
@@ -177,6 +181,14 @@ export function instanceMembers(
   spawned: ReadonlySet<number>,
 ): number[] {
   const verdicts = new Map<number, boolean>();
+  // Where the next instance began, if one did: orphans from then on are not this instance's.
+  let until = Infinity;
+  for (const pid of spawned) {
+    const later = table.get(pid);
+    if (later !== undefined && pid !== root.pid && root.startTime !== undefined && later.startTime > root.startTime) {
+      until = Math.min(until, later.startTime);
+    }
+  }
   const belongs = (entry: ProcessEntry): boolean => {
     const path: number[] = [];
     let verdict = false;
@@ -195,7 +207,8 @@ export function instanceMembers(
       if (current.ppid === launcher) {
         // A child of ours: an instance or the guard (not this instance's, or we would have stopped above),
         // or an orphan that came back to us.
-        verdict = !spawned.has(current.pid) && root.startTime !== undefined && current.startTime >= root.startTime;
+        verdict = !spawned.has(current.pid) && root.startTime !== undefined && current.startTime >= root.startTime &&
+          current.startTime < until;
         break;
       }
       if (current.ppid <= 1) break;
