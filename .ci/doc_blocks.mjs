@@ -11,6 +11,8 @@
 //   ```ts bun                uses Bun's globals: checked with bun-types, in a run of its own
 //   ```js cjs                CommonJS: written as .cjs (.cts for ts), so require() is what it is
 //   ```ts no-check: REASON   not checked; the reason is required, printed, and counted
+//   ```js peer: PACKAGE      another package's code, shown beside handover's (docs/migrating.md): not checked,
+//                            not counted; any language
 //   ```sh, ```ini, ```xml, ```text, ```json (parsed) — not code to check
 //
 // A fence without an info string, or with one not listed above, fails the run, and so does a
@@ -102,6 +104,7 @@ for (const page of pages) {
       problems.push(`${page}:${block.line}: a fence without an info string (use ts, js, sh, ini, xml, text or json)`);
       continue;
     }
+    if (/^peer:\s*\S/.test(attributes)) continue;
     if (NOT_CODE.has(language)) {
       if (language === "json") {
         try {
