@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { rmSync, utimesSync } from "node:fs";
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { it } from "node:test";
@@ -67,12 +67,12 @@ async function restartUnderLoad(app: string, restarts: number, slowShare: number
 const scratch = (label: string): string => join(ROOT, "test", ".tmp", `restarts-${label}-${process.pid}`);
 
 it(
-  "the README's quick-start app restarts 10 times under handover --watch and no request fails, with a connection per request or one kept alive",
+  "the README's quick-start app restarts 20 times under handover --watch and no request fails, with a connection per request or one kept alive",
   guarded(async () => {
     const dir = scratch("readme");
     try {
       const app = writeDocBlock(dir, "app.mjs", docBlock("README.md", /await serve\(/));
-      const report = await restartUnderLoad(app, 10, 0);
+      const report = await restartUnderLoad(app, 20, 0);
       assert.equal(report.failed, 0, JSON.stringify(report));
       assert.ok(report.ok > 50, JSON.stringify(report));
     } finally {
@@ -103,3 +103,85 @@ for (const name of ["serve_app.ts", ...adopted]) {
     }),
   );
 }
+
+it(
+  "an app that does not send READY=1 is taken over once its new instance listens (its event loop waits on the socket): no gap, no connection refused",
+  guarded(async () => {
+    const app = join(FIXTURES, "restart_plain.mjs");
+    const dir = scratch("plain");
+    try {
+      mkdirSync(dir, { recursive: true });
+      const trigger = join(dir, "trigger");
+      writeFileSync(trigger, "");
+      const launcher = new Launcher(["-s", "web=http::0", "-w", trigger, "--", "node", app], {}, 120_000);
+      try {
+        const port = await launcher.port();
+        await launcher.waitFor(/^~> started pid/);
+        const load = startLoad(port, 0);
+        for (let restart = 1; restart <= 5; restart++) {
+          writeFileSync(trigger, String(restart));
+          await launcher.waitFor(/^~> pid \d+ is listening$/, restart, 30_000);
+          await launcher.waitFor(/took over: stopping pid/, restart, 30_000);
+        }
+        const report = await load.finish();
+        // This app does not drain (a plain node:http server dies of SIGTERM with what it accepted), so only
+        // refusals would say that nothing was listening in between.
+        assert.equal(report.errors.ECONNREFUSED, undefined, JSON.stringify(report));
+        assert.ok(report.ok > 20, JSON.stringify(report));
+        assert.equal(launcher.count(/^~> started pid/), 6, launcher.stderr);
+      } finally {
+        // The plain app dies of the SIGTERM passed on to it; the launcher exits with its status.
+        const { code } = await launcher.stop();
+        assert.equal(code, 143, launcher.stderr);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }),
+);
+
+it(
+  "a new instance that fails to start is reported and the old one goes on serving",
+  guarded(async () => {
+    const app = join(FIXTURES, "restart_plain.mjs");
+    const dir = scratch("broken");
+    try {
+      mkdirSync(dir, { recursive: true });
+      const broken = join(dir, "broken");
+      const trigger = join(dir, "trigger");
+      writeFileSync(trigger, "");
+      const launcher = new Launcher(["-s", "web=http::0", "-w", trigger, "--", "node", app, broken], {}, 120_000);
+      try {
+        const port = await launcher.port();
+        const first = (await launcher.waitFor(/^~> started pid (\d+)/))[1];
+        for (let i = 0; i < 300; i++) {
+          if (await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text(), () => undefined)) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        const load = startLoad(port, 0);
+        writeFileSync(broken, "");
+        writeFileSync(trigger, "1");
+        const second = (await launcher.waitFor(/^~> started pid (\d+)/, 2, 30_000))[1];
+        await launcher.waitFor(
+          new RegExp(`^~> the new pid ${second} ended before it was ready; pid ${first} goes on serving$`),
+          1,
+          30_000,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const report = await load.finish();
+        assert.equal(report.failed, 0, JSON.stringify(report));
+        assert.ok(report.ok > 10, JSON.stringify(report));
+        // The old instance is still the one answering.
+        const answer = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+        assert.equal(answer, `hello ${first}\n`);
+        assert.equal(launcher.count(/^~> started pid/), 2, launcher.stderr);
+      } finally {
+        // The plain app dies of the SIGTERM passed on to it; the launcher exits with its status.
+        const { code } = await launcher.stop();
+        assert.equal(code, 143, launcher.stderr);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }),
+);

@@ -58,6 +58,12 @@ export interface LaunchOptions extends CommonOptions {
   readonly readyTimeoutSec: number | undefined;
   readonly restartDelaySec: number;
   readonly stopTimeoutSec: number;
+  /**
+   * How a restart on change, SIGHUP or request goes: `overlap` (default) starts the new instance on the same
+   * sockets, waits until it is ready, then stops the old one; `stop-first` stops the old one first, for apps
+   * that cannot run twice.
+   */
+  readonly restartMode: "overlap" | "stop-first";
   /** The signal that asks the app to reload (`Type=notify-reload`), or undefined to restart on SIGHUP. */
   readonly reloadSignal: string | undefined;
   readonly watch: readonly string[];
@@ -156,6 +162,7 @@ const VALUED: Readonly<Record<string, string>> = {
   "--restart": "restart",
   "--restart-delay": "restart-delay",
   "--stop-timeout": "stop-timeout",
+  "--restart-mode": "restart-mode",
   "--reload-signal": "reload-signal",
   "-w": "watch",
   "--watch": "watch",
@@ -186,6 +193,7 @@ const LAUNCH_ONLY = [
   "ready-timeout",
   "restart-delay",
   "stop-timeout",
+  "restart-mode",
   "reload-signal",
   "watch",
   "debounce",
@@ -339,6 +347,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     readyTimeoutSec: readyText === undefined ? undefined : parseDuration(readyText, "--ready-timeout", 0.001),
     restartDelaySec: parseDuration(last("restart-delay") ?? "0.1", "--restart-delay"),
     stopTimeoutSec: parseDuration(last("stop-timeout") ?? "10", "--stop-timeout"),
+    restartMode: oneOf(last("restart-mode") ?? "overlap", "--restart-mode", ["overlap", "stop-first"] as const),
     reloadSignal,
     watch: values.get("watch") ?? [],
     debounceSec: parseDuration(last("debounce") ?? "0.2", "--debounce"),
@@ -386,6 +395,10 @@ Starting:
                          first back-off delay, doubled per failure up to 10 s (default: 100ms)
       --stop-timeout DURATION
                          how long a stopping app gets after SIGTERM before SIGKILL (default: 10s)
+      --restart-mode overlap|stop-first
+                         on change, SIGHUP or request: start the new instance, wait until it is
+                         ready (READY=1, or its event loop waits on the sockets), then stop the
+                         old one (default: overlap); or stop the old one first
       --start-limit-burst N, --start-limit-interval DURATION
                          give up after N starts within DURATION (default: 5 in 10s; an
                          interval of 0 turns the limit off); restarts on change and on

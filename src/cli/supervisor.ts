@@ -39,7 +39,9 @@ import {
   processTable,
   reapChild,
 } from "./process_tree.ts";
+import { watchedInodes } from "./readiness.ts";
 import { ChangeWatcher } from "./watch.ts";
+import { statFd } from "../fd/inspect.ts";
 import { readableNow, setSignalDriven, Wakeup } from "./wakeup.ts";
 
 /** Where the supervisor reports. */
@@ -86,7 +88,11 @@ function later(callback: () => void, ms: number): ReturnType<typeof setTimeout> 
   return setTimeout(callback, Math.min(Math.max(ms, 0), MAX_TIMER_MS));
 }
 
-type StopReason = "restart" | "watchdog" | "ready-timeout" | "shutdown" | "leftovers";
+/**
+ * Why an instance was stopped: `replaced` when a new instance took over (an overlapped restart), `unready` when a
+ * new instance did not become ready and the old one goes on serving.
+ */
+type StopReason = "restart" | "watchdog" | "ready-timeout" | "shutdown" | "leftovers" | "replaced" | "unready";
 
 interface RunningApp {
   readonly process: ChildProcess;
@@ -172,6 +178,15 @@ export class Supervisor {
   private readonly store: FdStore;
   private readonly out: SupervisorOutput;
   private app: RunningApp | undefined;
+  /** A new instance started beside {@link app} for an overlapped restart, until it is ready. */
+  private pending: RunningApp | undefined;
+  /** A restart was asked for while {@link pending} was starting: another one follows once it is ready. */
+  private restartAgain: string | undefined;
+  /** The app has sent READY=1 before: new instances are ready when they say so, not when they listen. */
+  private speaksNotify = false;
+  /** The listening sockets' inodes, for telling when a new instance's event loop waits on them. */
+  private listenerInodes: bigint[] | undefined;
+  private readinessTimer: ReturnType<typeof setInterval> | undefined;
   /** The pid whose last notifications are still read after it exited. */
   private lingeringPid: number | undefined;
   private phase: "idle" | "waiting" | "running" | "backoff" | "done" = "idle";
@@ -287,6 +302,7 @@ export class Supervisor {
     this.wakeup?.stop();
     this.watcher?.close();
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    if (this.readinessTimer !== undefined) clearInterval(this.readinessTimer);
     this.reapOrphans();
     this.guard?.close();
   }
@@ -343,7 +359,7 @@ export class Supervisor {
    * @param counted False for restarts the user asked for (a change under `--watch`, SIGHUP), which the start limit
    * does not count.
    */
-  private start(counted = true): void {
+  private start(counted = true, beside = false): void {
     if (this.shuttingDown || this.phase === "done") return;
     if (counted && this.startLimitHit()) return;
     for (const listener of this.listeners) setSignalDriven(listener.fd, false);
@@ -422,7 +438,8 @@ export class Supervisor {
       settled: false,
       escaped: new Set(),
     };
-    this.app = app;
+    if (beside) this.pending = app;
+    else this.app = app;
     this.instances.add(app);
     this.ticks = 0;
     this.watchTree();
@@ -430,7 +447,14 @@ export class Supervisor {
     child.on("exit", (code, signal) => this.exited(app, code, signal));
     this.out.info(`started pid ${app.pid}: ${this.options.command.map(quote).join(" ")}`);
     this.armWatchdog(app);
-    if (this.options.readyTimeoutSec !== undefined) {
+    if (beside) {
+      this.armReadyTimer(
+        app,
+        this.options.readyTimeoutSec !== undefined ? this.options.readyTimeoutSec * 1000 : DEFAULT_RELOAD_TIMEOUT_MS,
+        this.speaksNotify ? "READY=1" : "READY=1 or listen",
+      );
+      if (!this.speaksNotify) this.watchForListening(app);
+    } else if (this.options.readyTimeoutSec !== undefined) {
       this.armReadyTimer(app, this.options.readyTimeoutSec * 1000, "READY=1");
     }
   }
@@ -443,6 +467,16 @@ export class Supervisor {
       if (app.reloadRequested) {
         this.out.warn(`pid ${app.pid} did not finish reloading within ${ms / 1000} s: restarting it`);
         this.stop(app, "restart");
+        return;
+      }
+      if (app === this.pending) {
+        this.out.warn(
+          `the new pid ${app.pid} did not send ${what} within ${ms / 1000} s: stopping it; pid ${
+            this.app?.pid ?? "?"
+          } goes on serving`,
+        );
+        this.pending = undefined;
+        this.stop(app, "unready");
         return;
       }
       this.out.warn(`pid ${app.pid} did not send ${what} within ${ms / 1000} s: stopping it`);
@@ -579,6 +613,11 @@ export class Supervisor {
         if (timer !== undefined) clearTimeout(timer);
       }
       if (this.app === app) this.app = undefined;
+      if (this.pending === app) {
+        this.pending = undefined;
+        app.stopReason ??= "unready";
+        this.out.warn(`the new pid ${app.pid} ended before it was ready; pid ${this.app?.pid ?? "?"} goes on serving`);
+      }
     }
     const status = signal !== null ? 128 + signalNumber(signal) : code ?? 1;
     if (app !== undefined) {
@@ -614,6 +653,8 @@ export class Supervisor {
       return;
     }
     const reason = stopReason ?? (app?.reloadRequested ? "restart" : undefined);
+    // An overlapped restart: the other instance serves on.
+    if ((reason === "replaced" || reason === "unready") && this.app !== undefined && !this.app.exited) return;
     if (reason === "restart") {
       this.failures = 0;
       this.next(false);
@@ -678,6 +719,11 @@ export class Supervisor {
     }
     this.out.info(`passing ${signal} to pid ${app.pid}`);
     this.stop(app, "shutdown", signal);
+    const pending = this.pending;
+    if (pending !== undefined) {
+      this.pending = undefined;
+      this.stop(pending, "shutdown", signal);
+    }
   }
 
   private restart(why: string): void {
@@ -694,8 +740,59 @@ export class Supervisor {
       return;
     }
     if (app.stopReason !== undefined) return; // already on its way out
+    if (this.pending !== undefined) {
+      this.restartAgain = why; // once the instance starting now is ready
+      return;
+    }
+    if (this.options.restartMode === "overlap" && !this.options.onDemand) {
+      this.out.info(`${why}: starting a new instance beside pid ${app.pid}`);
+      this.start(false, true);
+      return;
+    }
     this.out.info(`${why}: restarting pid ${app.pid}`);
     this.stop(app, "restart");
+  }
+
+  /** An overlapped restart's new instance is ready: it becomes the app, and the old one drains and stops. */
+  private takeOver(next: RunningApp): void {
+    if (this.readinessTimer !== undefined) clearInterval(this.readinessTimer);
+    this.readinessTimer = undefined;
+    const old = this.app;
+    this.pending = undefined;
+    this.app = next;
+    if (old !== undefined && !old.exited) {
+      this.out.info(`pid ${next.pid} took over: stopping pid ${old.pid}`);
+      this.stop(old, "replaced");
+    }
+    const again = this.restartAgain;
+    this.restartAgain = undefined;
+    if (again !== undefined) this.restart(again);
+  }
+
+  /**
+   * For an app that does not send READY=1: the new instance is ready once an
+   * event loop of its processes waits on every listening socket.
+   */
+  private watchForListening(app: RunningApp): void {
+    if (this.listeners.length === 0) return;
+    this.listenerInodes ??= this.listeners.map((l) => statFd(l.fd).ino);
+    const inodes = this.listenerInodes;
+    if (this.readinessTimer !== undefined) clearInterval(this.readinessTimer);
+    this.readinessTimer = setInterval(() => {
+      if (app !== this.pending || app.exited) {
+        clearInterval(this.readinessTimer);
+        this.readinessTimer = undefined;
+        return;
+      }
+      const table = processTable();
+      const pids = [app.pid, ...(table === undefined ? [] : this.scanInstance(app, table).map((m) => m.pid))];
+      const watched = watchedInodes(pids);
+      if (inodes.every((inode) => watched.has(inode))) {
+        this.out.info(`pid ${app.pid} is listening`);
+        app.ready = true;
+        this.takeOver(app);
+      }
+    }, 20);
   }
 
   private changed(path: string): void {
@@ -756,9 +853,10 @@ export class Supervisor {
       return datagram.fds;
     }
     const mainPid = this.lingeringPid ?? app?.pid;
+    const sender = pid === undefined ? undefined : [...this.instances].find((i) => i.pid === pid && !i.exited);
     const allowed = this.options.notifyAccess === "all"
       ? this.fromTheApp(datagram)
-      : this.options.notifyAccess === "main" && pid !== undefined && pid === mainPid;
+      : this.options.notifyAccess === "main" && pid !== undefined && (pid === mainPid || sender !== undefined);
     if (!allowed) {
       if (pid !== undefined && !this.warnedPids.has(pid)) {
         this.warnedPids.add(pid);
@@ -773,9 +871,14 @@ export class Supervisor {
       return datagram.fds;
     }
     const f = datagram.fields;
-    const current = app !== undefined && !app.exited && (pid === app.pid || this.options.notifyAccess === "all")
-      ? app
-      : undefined;
+    const pending = this.pending;
+    const current = sender ??
+      (this.options.notifyAccess === "all" && pid !== undefined && pending !== undefined &&
+          inTree(pid, [pending.pid], this.launcherPid) === true
+        ? pending
+        : app !== undefined && !app.exited && (pid === app.pid || this.options.notifyAccess === "all")
+        ? app
+        : undefined);
     const who = `pid ${pid ?? mainPid}`;
     const status = f.get("STATUS");
     if (status !== undefined && current?.status !== status) {
@@ -795,7 +898,9 @@ export class Supervisor {
       if (wasReloading) this.out.info(`${who} reloaded`);
       else if (!current.ready) this.out.info(`${who} is ready`);
       current.ready = true;
+      this.speaksNotify = true;
       this.armWatchdog(current);
+      if (current === this.pending) this.takeOver(current);
     }
     if (f.get("STOPPING") === "1") this.out.info(`${who} is stopping`);
     const errno = f.get("ERRNO");
