@@ -2,7 +2,9 @@
 // does on a laptop. Here they run under the real systemd (PID 1 of a
 // throw-away container): systemd-analyze verify accepts them, the socket unit
 // starts the demo app (examples/demo_server.ts, in the runtime under test) on
-// the first connection, and its READY and STATUS reach systemd.
+// the first connection, and its READY and STATUS reach systemd. A second pair
+// carries `%`, `$`, quotes and a tab in its description, socket path and
+// arguments: systemd must read them as written (issue 14, D10).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { it } from "node:test";
@@ -12,7 +14,7 @@ import { ROOT, run, RUNTIME, runtimeArgv, sleep } from "./_helpers.ts";
 const PORT = 8089;
 
 it(
-  "handover unit's .socket and .service run the demo app under the real systemd, with READY and STATUS",
+  "handover unit's .socket and .service run the demo app under the real systemd, with READY and STATUS, and % and $ reach it as written",
   { skip: containerSkip() },
   async () => {
     const name = `ho-demo-${RUNTIME}`;
@@ -38,16 +40,55 @@ it(
       units[part.slice(0, newline).trim()] = part.slice(newline + 1);
     }
     assert.deepEqual(Object.keys(units).sort(), [`${name}.service`, `${name}.socket`]);
+    // Specifiers, variables, quotes and a tab in every field that takes text.
+    const hostile = `ho-esc-${RUNTIME}`;
+    const written = '50% $HOME "x"\ty';
+    const socketPath = `/run/${hostile}%i.sock`;
+    const escaped = await run(cli, [
+      ...cliArgs,
+      "unit",
+      "--name",
+      hostile,
+      "--description",
+      "50% off $HOME",
+      "-s",
+      socketPath,
+      "--",
+      "/bin/sh",
+      "-c",
+      `printf '%s' "$1" > /run/${hostile}.out`,
+      "sh",
+      written,
+    ]);
+    assert.equal(escaped.code, 0, escaped.stderr);
+    for (const part of escaped.stdout.split(/^# /m).filter(Boolean)) {
+      const newline = part.indexOf("\n");
+      units[part.slice(0, newline).trim()] = part.slice(newline + 1);
+    }
 
     const container = await Container.boot(`cli-${RUNTIME}`);
     let failure: unknown;
     try {
       await container.installUnits(units);
-      const verify = await container.exec(
-        ["systemd-analyze", "verify", `/etc/systemd/system/${name}.socket`, `/etc/systemd/system/${name}.service`],
-      );
-      const complaints = verify.stderr.split("\n").filter((line) => line.includes(name));
+      const verify = await container.exec([
+        "systemd-analyze",
+        "verify",
+        ...[name, hostile].flatMap((
+          unit,
+        ) => [`/etc/systemd/system/${unit}.socket`, `/etc/systemd/system/${unit}.service`]),
+      ]);
+      const complaints = verify.stderr.split("\n").filter((line) => line.includes(name) || line.includes(hostile));
       assert.deepEqual(complaints, [], verify.stderr);
+      await container.ok(["systemctl", "start", `${hostile}.socket`]);
+      await container.ok(["test", "-S", socketPath]);
+      assert.equal((await container.show(`${hostile}.service`, ["Description"])).Description, "50% off $HOME");
+      await container.ok(["systemctl", "start", `${hostile}.service`]);
+      let out = "";
+      for (let i = 0; i < 50 && out === ""; i++) {
+        out = (await container.exec(["cat", `/run/${hostile}.out`])).stdout;
+        if (out === "") await sleep(100);
+      }
+      assert.equal(out, written, await container.journal(`${hostile}.service`));
 
       await container.ok(["systemctl", "start", `${name}.socket`]);
       assert.equal((await container.show(`${name}.service`, ["ActiveState"])).ActiveState, "inactive");
