@@ -203,10 +203,15 @@ const drainableRequests = new RequestTracker();
  * @returns The same handler, counted.
  *
  * @example Deno.serve, adopted, with keep-alive clients
- * ```ts ignore
- * import { adopt, drainable } from "@handover/handover";
- * const server = Deno.serve({ hostname: "127.0.0.1", port: 0 }, drainable(() => new Response("hello")));
- * await adopt(server, "web");
+ * ```ts
+ * import { adopt, createListener, drainable } from "../../mod.ts";
+ *
+ * const inherited = createListener({ port: 0 }); // what systemd would pass
+ * const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, drainable(() => new Response("hello")));
+ * const { address } = await adopt(server, inherited, { drainOnSignal: false });
+ * const port = (address as { port: number }).port;
+ * console.log(await (await fetch(`http://127.0.0.1:${port}/`)).text()); // "hello"
+ * await server.shutdown();
  * ```
  */
 export function drainable(handler: FetchHandler): FetchHandler {
