@@ -66,6 +66,7 @@ export interface LauncherHandoffPlan {
  * const { variable, spares } = launcherHandoff([a], 4242);
  * variable[0]; // "HANDOVER_LAUNCHER"
  * Object.keys(spares); // ["64"]: a copy of a, placed at fd 64 in the child
+ * launcherHandoff([], 4242); // a start without it closes the launcher's copy
  * close(a);
  * close(b);
  * ```
