@@ -15,6 +15,8 @@ import { FIXTURES, guarded, lastJson, ROOT, run, runtimeArgv, sleep } from "./_h
 
 const CLI = join(ROOT, "cli.ts");
 const SDAPP = join(FIXTURES, "cli", "sdapp.py");
+// A node:http app for the on-demand test (idle exit by IDLE_MS); it makes no claim about restarts.
+const HTTP_APP = join(FIXTURES, "cli", "http_app.mjs");
 const LISTEN_FDS_PY = join(FIXTURES, "cli", "listen_fds.py");
 const NODE = findProgram("node") ?? "node";
 

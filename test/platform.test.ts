@@ -82,7 +82,7 @@ it("the start-up entry is a subset of the main entry's module graph: activation 
       ...["bind", "library", "loader", "symbols", "system"].map((name) => join("src", "ffi", `${name}.ts`)),
       ...["constants", "errno", "errors", "layout", "platform"].map((name) => join("src", "sys", `${name}.ts`)),
       ...runtimes,
-      join("runtimes", "node", "koffi.ts"),
+      ...["koffi", "process"].map((name) => join("runtimes", "node", `${name}.ts`)),
     ].sort(),
   );
 });
