@@ -211,81 +211,88 @@ it(
 
 // ---- D4: the process tree -----------------------------------------------------------
 
-it(
-  "D4: a restart ends the old instance's whole process group, not only the shell that started the server",
-  guarded(async () => {
-    const launcher = new Launcher([
-      "--no-pid",
-      "-s",
-      "http::0",
-      "--",
-      "sh",
-      "-c",
-      `python3 ${TREE_APP} serve; echo done`,
-    ]);
-    let first: number | undefined;
-    let second: number | undefined;
-    try {
-      const port = await launcher.port();
-      first = Number((await launcher.waitForStdout(/^(\d+)$/))[1]);
-      assert.equal(await get(port), `hello from ${first}\n`);
-      launcher.signal("SIGHUP");
-      second = Number((await launcher.waitForStdout(/^(\d+)$/, 2))[1]);
-      await waitUntil(() => !alive(first!), `the old server (pid ${first}) to end`);
-      for (let i = 0; i < 10; i++) assert.equal(await get(port), `hello from ${second}\n`, `request ${i}`);
-    } finally {
-      const { code } = await launcher.stop();
-      const left = [first, second, ...launcher.started].filter((pid) => pid !== undefined && alive(pid));
-      for (const pid of left) killIfAlive(pid);
-      assert.deepEqual(left, [], "no server outlived the launcher");
-      assert.equal(code, 143, launcher.stderr);
-    }
-  }),
-);
-
-it(
-  "D4: a daemon the app double-forked is ended at a restart and at the stop, and never outlives the launcher",
-  guarded(async () => {
-    const dir = scratch();
-    const pidFile = join(dir, "daemon.pid");
-    const daemons: number[] = [];
-    const readDaemon = async () => {
-      await waitUntil(() => existsSync(pidFile), "the daemon's pid file");
-      const pid = Number(readFileSync(pidFile, "utf8"));
-      rmSync(pidFile);
-      daemons.push(pid);
-      return pid;
-    };
-    const launcher = new Launcher(["-s", "http::0", "--", "python3", TREE_APP, "daemon", pidFile], {
-      env: { TREE_APP_QUIET: "1" },
-    });
-    try {
-      const port = await launcher.port();
-      const first = await readDaemon();
-      launcher.signal("SIGHUP");
-      await launcher.waitFor(/^~> started pid \d+/, 2);
-      await waitUntil(() => !alive(first), `the first daemon (pid ${first}) to end at the restart`);
-      const second = await readDaemon();
-      const main = Number((await launcher.waitFor(/^~> started pid (\d+)/, 2))[1]);
-      const answers = new Set<string>();
-      for (let i = 0; i < 12; i++) answers.add(await get(port));
-      for (const answer of answers) {
-        assert.ok(
-          answer === `hello from ${main}\n` || answer === `hello from ${second}\n`,
-          `only the new instance answers, got ${answer}`,
-        );
+for (const mode of ["overlap", "stop-first"] as const) {
+  it(
+    `D4: a restart (${mode}) ends the old instance's whole process group, not only the shell that started the server`,
+    guarded(async () => {
+      const launcher = new Launcher([
+        "--restart-mode",
+        mode,
+        "--notify-access",
+        "all",
+        "--no-pid",
+        "-s",
+        "http::0",
+        "--",
+        "sh",
+        "-c",
+        `python3 ${TREE_APP} serve; echo done`,
+      ]);
+      let first: number | undefined;
+      let second: number | undefined;
+      try {
+        const port = await launcher.port();
+        first = Number((await launcher.waitForStdout(/^(\d+)$/))[1]);
+        assert.equal(await get(port), `hello from ${first}\n`);
+        launcher.signal("SIGHUP");
+        second = Number((await launcher.waitForStdout(/^(\d+)$/, 2))[1]);
+        await waitUntil(() => !alive(first!), `the old server (pid ${first}) to end`);
+        for (let i = 0; i < 10; i++) assert.equal(await get(port), `hello from ${second}\n`, `request ${i}`);
+      } finally {
+        const { code } = await launcher.stop();
+        const left = [first, second, ...launcher.started].filter((pid) => pid !== undefined && alive(pid));
+        for (const pid of left) killIfAlive(pid);
+        assert.deepEqual(left, [], "no server outlived the launcher");
+        assert.equal(code, 143, launcher.stderr);
       }
-      const { code } = await launcher.stop();
-      assert.equal(code, 143, launcher.stderr);
-      await waitUntil(() => !alive(second), `the second daemon (pid ${second}) to end with the launcher`, 5_000);
-    } finally {
-      if (launcher.running) await launcher.stop("SIGKILL");
-      if (existsSync(pidFile)) daemons.push(Number(readFileSync(pidFile, "utf8")));
-      for (const pid of [...daemons, ...launcher.started]) killIfAlive(pid);
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }),
-);
+    }),
+  );
+
+  it(
+    `D4: a daemon the app double-forked is ended at a restart (${mode}) and at the stop, and never outlives the launcher`,
+    guarded(async () => {
+      const dir = scratch();
+      const pidFile = join(dir, "daemon.pid");
+      const daemons: number[] = [];
+      const readDaemon = async () => {
+        await waitUntil(() => existsSync(pidFile), "the daemon's pid file");
+        const pid = Number(readFileSync(pidFile, "utf8"));
+        rmSync(pidFile);
+        daemons.push(pid);
+        return pid;
+      };
+      const launcher = new Launcher(
+        ["--restart-mode", mode, "-s", "http::0", "--", "python3", TREE_APP, "daemon", pidFile],
+        { env: { TREE_APP_QUIET: "1" } },
+      );
+      try {
+        const port = await launcher.port();
+        const first = await readDaemon();
+        launcher.signal("SIGHUP");
+        const main = Number((await launcher.waitFor(/^~> started pid (\d+)/, 2))[1]);
+        const second = await readDaemon();
+        await waitUntil(() => !alive(first), `the first daemon (pid ${first}) to end at the restart`);
+        const answers = new Set<string>();
+        for (let i = 0; i < 12; i++) answers.add(await get(port));
+        for (const answer of answers) {
+          assert.ok(
+            answer === `hello from ${main}\n` || answer === `hello from ${second}\n`,
+            `only the new instance answers, got ${answer}`,
+          );
+        }
+        assert.ok(alive(second), "the new instance's daemon was left alone");
+        const { code } = await launcher.stop();
+        assert.equal(code, 143, launcher.stderr);
+        await waitUntil(() => !alive(second), `the second daemon (pid ${second}) to end with the launcher`, 5_000);
+      } finally {
+        if (launcher.running) await launcher.stop("SIGKILL");
+        if (existsSync(pidFile)) daemons.push(Number(readFileSync(pidFile, "utf8")));
+        for (const pid of [...daemons, ...launcher.started]) killIfAlive(pid);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }),
+  );
+}
 
 // ---- D5: the app dies with its launcher ---------------------------------------------------
 
