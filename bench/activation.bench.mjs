@@ -17,6 +17,10 @@
 // what importing any library costs. Node runs in a clean environment (no
 // NODE_OPTIONS, NODE_EXTRA_CA_CERTS…).
 // Usage: node bench/run.mjs activation   (BENCH_RUNS=N, default 30; BENCH_ROWS=1,5 picks rows)
+// Before/after: BENCH_BASE=/path/to/another/checkout (built there with its own tsup, its own bench/fixtures)
+// adds a "before" run to every row that loads handover, interleaved with this checkout's run and the same empty
+// script (empty, after, before in rotating order), and prints both against that one reference and their
+// difference. Make the other checkout with `git worktree add ../base REV` and link node_modules into it.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -36,39 +40,68 @@ const systemNode = process.env.npm_node_execpath && !process.env.npm_node_execpa
   : process.execPath;
 
 mkdirSync(out, { recursive: true });
+// The other checkout for before/after (BENCH_BASE): its files go to .cache/bench-activation/base/.
+const base = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
+if (base !== undefined && !existsSync(join(base, "node_modules", ".bin", "tsup"))) {
+  console.error(`BENCH_BASE=${base}: no node_modules/.bin/tsup there (link this checkout's node_modules into it)`);
+  process.exit(1);
+}
 // The packages exactly as published, from tsup: dist/ (what `npm install handover` gives) and jsr/activation.js
 // (what JSR serves Deno for @handover/handover/activation).
-spawnSync(bin("tsup"), [], { cwd: root, stdio: "ignore" });
-// The file each runtime's export condition resolves to.
-const collectFrom = (file) =>
-  `import { collect } from ${JSON.stringify(join(root, file))};\n` +
+for (const checkout of base === undefined ? [root] : [root, base]) {
+  const built = spawnSync(join(checkout, "node_modules", ".bin", "tsup"), [], { cwd: checkout, stdio: "ignore" });
+  if (base !== undefined && built.status !== 0) {
+    console.error(`tsup failed in ${checkout} (exit ${built.status})`);
+    process.exit(1);
+  }
+}
+// The file each runtime's export condition resolves to, in checkout `from`, written to folder `to`.
+const collectFrom = (from, file) =>
+  `import { collect } from ${JSON.stringify(join(from, file))};\n` +
   'const [fd] = collect("web");\nconst returned = performance.now();\n' +
   'if (fd !== 3) throw new Error(`collect("web") returned ${fd}, expected 3`);\nconsole.log(returned.toFixed(3));\n';
-for (const build of ["node", "bun"]) {
-  writeFileSync(join(out, `collect-dist-${build}.mjs`), collectFrom(`dist/${build}.js`));
-  writeFileSync(join(out, `collect_startup-dist-${build}.mjs`), collectFrom(`dist/activation-${build}.js`));
-  writeFileSync(join(out, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
-}
-writeFileSync(join(out, "collect_startup-jsr.mjs"), collectFrom("jsr/activation.js"));
+const writeChildren = (from, to) => {
+  mkdirSync(to, { recursive: true });
+  for (const build of ["node", "bun"]) {
+    writeFileSync(join(to, `collect-dist-${build}.mjs`), collectFrom(from, `dist/${build}.js`));
+    writeFileSync(join(to, `collect_startup-dist-${build}.mjs`), collectFrom(from, `dist/activation-${build}.js`));
+    writeFileSync(join(to, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
+  }
+  writeFileSync(join(to, "collect_startup-jsr.mjs"), collectFrom(from, "jsr/activation.js"));
+};
+writeChildren(root, out);
+if (base !== undefined) writeChildren(base, join(out, "base"));
 
 const floor = join(fixtures, "ffi_floor.mjs");
 const nodeVersion = spawnSync(systemNode, ["--version"]).stdout.toString().trim();
 const deno = (file) => [bin("deno"), "run", "-A", "--no-check", file];
-// Each row: the runtime, how the library is loaded, and the file for "empty" (the reference) and for
-// "collect" (the measured side). The start-up entry (handover/activation) carries the goals.
+// Where a checkout's children are: this one's, and the BENCH_BASE one's (its own bench/fixtures).
+const here = { out, fixtures };
+const before = base === undefined ? undefined : { out: join(out, "base"), fixtures: join(base, "bench", "fixtures") };
+// Each row: the runtime, how the library is loaded, the argv of "empty" (the reference) and of "collect" (the
+// measured side), and for the rows that load handover `measured(checkout)`, the "collect" argv in a checkout (the
+// BENCH_BASE run). The start-up entry (handover/activation) carries the goals.
+const handover = (row) => ({ ...row, argv: (n) => n === "empty" ? row.empty() : row.measured(here) });
 const rows = [
-  {
+  handover({
     runtime: "deno",
     form: "start-up entry as JSR serves it (jsr/activation.js)",
-    argv: (n) => deno(n === "empty" ? join(fixtures, "empty.ts") : join(out, "collect_startup-jsr.mjs")),
+    empty: () => deno(join(fixtures, "empty.ts")),
+    measured: (c) => deno(join(c.out, "collect_startup-jsr.mjs")),
     goal: 3,
-  },
-  {
+  }),
+  handover({
     runtime: "deno",
     form: "start-up entry, TypeScript modules (activation.ts)",
-    argv: (n) => deno(join(fixtures, `${n === "empty" ? "empty" : "collect_startup"}.ts`)),
-  },
-  { runtime: "deno", form: "main entry, TypeScript modules", argv: (n) => deno(join(fixtures, `${n}.ts`)) },
+    empty: () => deno(join(fixtures, "empty.ts")),
+    measured: (c) => deno(join(c.fixtures, "collect_startup.ts")),
+  }),
+  handover({
+    runtime: "deno",
+    form: "main entry, TypeScript modules",
+    empty: () => deno(join(fixtures, "empty.ts")),
+    measured: (c) => deno(join(c.fixtures, "collect.ts")),
+  }),
   {
     runtime: "deno",
     form: "FFI alone, no handover (floor)",
@@ -79,17 +112,19 @@ const rows = [
     form: "an empty module imported, no handover (reference)",
     argv: (n) => deno(join(fixtures, n === "empty" ? "empty.ts" : "import_empty.mjs")),
   },
-  {
+  handover({
     runtime: "bun",
     form: "start-up entry, npm package (dist/activation-bun.js)",
-    argv: (n) => [bin("bun"), join(out, `${n === "empty" ? "empty" : "collect_startup"}-dist-bun.mjs`)],
+    empty: () => [bin("bun"), join(out, "empty-dist-bun.mjs")],
+    measured: (c) => [bin("bun"), join(c.out, "collect_startup-dist-bun.mjs")],
     goal: 3,
-  },
-  {
+  }),
+  handover({
     runtime: "bun",
     form: "main entry, npm package (dist/bun.js)",
-    argv: (n) => [bin("bun"), join(out, `${n}-dist-bun.mjs`)],
-  },
+    empty: () => [bin("bun"), join(out, "empty-dist-bun.mjs")],
+    measured: (c) => [bin("bun"), join(c.out, "collect-dist-bun.mjs")],
+  }),
   {
     runtime: "bun",
     form: "FFI alone, no handover (floor)",
@@ -109,17 +144,19 @@ for (
 ) {
   if (executable === undefined) continue;
   rows.push(
-    {
+    handover({
       runtime: label,
       form: "start-up entry, npm package (dist/activation-node.js)",
-      argv: (n) => [executable, join(out, `${n === "empty" ? "empty" : "collect_startup"}-dist-node.mjs`)],
+      empty: () => [executable, join(out, "empty-dist-node.mjs")],
+      measured: (c) => [executable, join(c.out, "collect_startup-dist-node.mjs")],
       goal: 10,
-    },
-    {
+    }),
+    handover({
       runtime: label,
       form: "main entry, npm package (dist/node.js)",
-      argv: (n) => [executable, join(out, `${n}-dist-node.mjs`)],
-    },
+      empty: () => [executable, join(out, "empty-dist-node.mjs")],
+      measured: (c) => [executable, join(c.out, "collect-dist-node.mjs")],
+    }),
     {
       runtime: label,
       form: "FFI alone, no handover (floor)",
@@ -159,35 +196,57 @@ const median = (list) => {
 };
 const ms = (x) => x.toFixed(1).padStart(7);
 
+// Each side in turn, the order rotating so that load from other processes hits every side alike: A B, B A with two
+// sides (empty, collect); all six orders in turn with three (empty, collect, before: BENCH_BASE).
+const PERMUTATIONS = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0], [1, 0, 2], [0, 2, 1]];
+const orders = (sides) =>
+  sides.length === 2 ? [sides, [sides[1], sides[0]]] : PERMUTATIONS.map((o) => o.map((k) => sides[k]));
+
+const compared = before !== undefined;
 console.log(`${runs} interleaved runs per side, medians in ms (2 shared cores: expect noise)\n`);
+if (compared) console.log(`after: ${root}\nbefore (BENCH_BASE): ${base}\n`);
 console.log(
-  "| runtime | library as | empty process | process to collect() | difference | goal | in-process: empty | in-process: collect() returned | difference |",
+  `| runtime | library as |${
+    compared ? " checkout |" : ""
+  } empty process | process to collect() | difference | goal | in-process: empty | in-process: collect() returned | difference |${
+    compared ? " after − before |" : ""
+  }`,
 );
-console.log("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+console.log(`|---|---|${compared ? "---|" : ""}---:|---:|---:|---:|---:|---:|---:|${compared ? "---:|" : ""}`);
 let over = 0;
 for (const row of selected) {
-  for (let i = 0; i < warmups; i++) {
-    once(row.argv("empty"));
-    once(row.argv("collect"));
-  }
-  const empty = [];
-  const collected = [];
+  const argv = (side) => side === "before" ? row.measured(before) : row.argv(side);
+  const sides = compared && row.measured !== undefined ? ["empty", "collect", "before"] : ["empty", "collect"];
+  for (let i = 0; i < warmups; i++) for (const side of sides) once(argv(side));
+  const results = Object.fromEntries(sides.map((side) => [side, []]));
+  const rotation = orders(sides);
   for (let i = 0; i < runs; i++) {
-    const order = i % 2 === 0 ? ["empty", "collect"] : ["collect", "empty"];
-    for (const name of order) (name === "empty" ? empty : collected).push(once(row.argv(name)));
+    for (const side of rotation[i % rotation.length]) results[side].push(once(argv(side)));
   }
-  const wallEmpty = median(empty.map((r) => r.wall));
-  const wallCollect = median(collected.map((r) => r.wall));
-  const inEmpty = median(empty.map((r) => r.inside));
-  const inCollect = median(collected.map((r) => r.inside));
-  const difference = wallCollect - wallEmpty;
-  if (row.goal !== undefined && difference > row.goal) over++;
-  const goal = row.goal === undefined ? "—" : `≤ ${row.goal}`;
-  console.log(
-    `| ${row.runtime} | ${row.form} | ${ms(wallEmpty)} | ${ms(wallCollect)} | ${ms(difference)} | ${goal} | ${
-      ms(inEmpty)
-    } | ${ms(inCollect)} | ${ms(inCollect - inEmpty)} |`,
-  );
+  const wallEmpty = median(results.empty.map((r) => r.wall));
+  const inEmpty = median(results.empty.map((r) => r.inside));
+  const line = (side, checkout, versus) => {
+    const wall = median(results[side].map((r) => r.wall));
+    const inside = median(results[side].map((r) => r.inside));
+    const difference = wall - wallEmpty;
+    if (side === "collect" && row.goal !== undefined && difference > row.goal) over++;
+    const goal = row.goal === undefined ? "—" : `≤ ${row.goal}`;
+    console.log(
+      `| ${row.runtime} | ${row.form} |${checkout === undefined ? "" : ` ${checkout} |`} ${ms(wallEmpty)} | ${
+        ms(wall)
+      } | ${ms(difference)} | ${goal} | ${ms(inEmpty)} | ${ms(inside)} | ${ms(inside - inEmpty)} |${
+        versus === undefined ? "" : ` ${versus} |`
+      }`,
+    );
+  };
+  if (!compared) line("collect");
+  else if (sides.length === 2) line("collect", "—", "");
+  else {
+    const after = median(results.collect.map((r) => r.wall));
+    const previous = median(results.before.map((r) => r.wall));
+    line("collect", "after", "");
+    line("before", "before", `${(after - previous).toFixed(1)}`);
+  }
 }
 server.close();
 console.log(over === 0 ? "\nevery row with a goal is within it" : `\n${over} row(s) over goal`);

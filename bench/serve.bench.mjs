@@ -4,11 +4,15 @@
 // medians reported. The CPU ratio (reference µs / measured µs per request) is the steadier figure on a
 // shared machine, where req/s follows whatever else runs. Then first connect -> first byte under systemd-socket-activate vs the same server
 // started directly. Knobs: BENCH_SECONDS (per wrk run, default 3), BENCH_ROUNDS (default 3),
-// BENCH_CONNECTIONS (default 32), BENCH_ONLY (comma-separated row numbers).
+// BENCH_CONNECTIONS (default 32), BENCH_ONLY (comma-separated row numbers; 0 is first byte).
+// Before/after: BENCH_BASE=/path/to/another/checkout adds that checkout's library (built there with its own tsup;
+// this checkout's bench/serve_server.ts, bundled against that dist/ for Bun and Node, importing that mod.ts in Deno)
+// to the first-byte table as "before", interleaved with this checkout's and the same direct server, and prints both
+// against that one reference and their difference.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -16,7 +20,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // systemd-socket-activate passes no environment on, so it would skew the direct side only.
 delete process.env.NODE_EXTRA_CA_CERTS;
 delete process.env.NODE_OPTIONS;
-const script = join(root, "bench", "serve_server.ts");
 const seconds = Number(process.env.BENCH_SECONDS ?? 3);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -26,32 +29,57 @@ const TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString()
 // Deno runs the TypeScript sources, as from JSR; Bun and Node run the server bundled against the npm
 // package's build for them (dist/bun.js, dist/node.js), as an application from npm would.
 const out = join(root, "bench", ".out");
-mkdirSync(out, { recursive: true });
-spawnSync(join(root, "node_modules", ".bin", "tsup"), [], { cwd: root, stdio: "ignore" });
-const { build } = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
-for (const runtime of ["node", "bun"]) {
-  await build({
-    entryPoints: [script],
-    outfile: join(out, `serve_server-${runtime}.mjs`),
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "es2022",
-    external: ["@hono/node-server", "hono", "srvx", "srvx/node", "koffi", "bun:ffi"],
-    logLevel: "warning",
-    plugins: [{
-      name: "npm-build",
-      setup(b) {
-        b.onResolve({ filter: /\/mod\.ts$/ }, () => ({ path: join(root, "dist", `${runtime}.js`), external: true }));
-      },
-    }],
-  });
+const base = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
+if (base !== undefined && !existsSync(join(base, "node_modules", ".bin", "tsup"))) {
+  console.error(`BENCH_BASE=${base}: no node_modules/.bin/tsup there (link this checkout's node_modules into it)`);
+  process.exit(1);
 }
-const argv = {
-  deno: [join(root, "node_modules", ".bin", "deno"), "run", "-A", "--no-check", script],
-  bun: [join(root, "node_modules", ".bin", "bun"), join(out, "serve_server-bun.mjs")],
-  node: [process.execPath, join(out, "serve_server-node.mjs")],
-};
+const { build } = await import(join(root, "node_modules", "esbuild", "lib", "main.js"));
+/**
+ * Builds a checkout's npm package and this checkout's bench server against it (the same server script for both
+ * checkouts, only the library differs); returns the argv per runtime.
+ */
+async function serverIn(checkout, folder) {
+  mkdirSync(folder, { recursive: true });
+  const built = spawnSync(join(checkout, "node_modules", ".bin", "tsup"), [], { cwd: checkout, stdio: "ignore" });
+  if (checkout !== root && built.status !== 0) throw new Error(`tsup failed in ${checkout} (exit ${built.status})`);
+  let server = join(root, "bench", "serve_server.ts");
+  if (checkout !== root) {
+    // The other checkout's library under this checkout's server: Deno imports its mod.ts (TypeScript modules).
+    const source = readFileSync(server, "utf8");
+    if (!source.includes('import("../mod.ts")')) throw new Error(`${server} no longer imports "../mod.ts"`);
+    server = join(folder, "serve_server.ts");
+    writeFileSync(server, source.replace('import("../mod.ts")', `import(${JSON.stringify(join(checkout, "mod.ts"))})`));
+  }
+  for (const runtime of ["node", "bun"]) {
+    await build({
+      entryPoints: [server],
+      outfile: join(folder, `serve_server-${runtime}.mjs`),
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "es2022",
+      external: ["@hono/node-server", "hono", "srvx", "srvx/node", "koffi", "bun:ffi"],
+      logLevel: "warning",
+      plugins: [{
+        name: "npm-build",
+        setup(b) {
+          b.onResolve({ filter: /\/mod\.ts$/ }, () => ({
+            path: join(checkout, "dist", `${runtime}.js`),
+            external: true,
+          }));
+        },
+      }],
+    });
+  }
+  return {
+    deno: [join(root, "node_modules", ".bin", "deno"), "run", "-A", "--no-check", server],
+    bun: [join(root, "node_modules", ".bin", "bun"), join(folder, "serve_server-bun.mjs")],
+    node: [process.execPath, join(folder, "serve_server-node.mjs")],
+  };
+}
+const argv = await serverIn(root, out);
+const argvBefore = base === undefined ? undefined : await serverIn(base, join(out, "base"));
 
 for (const tool of ["wrk", "systemd-socket-activate"]) {
   if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) {
@@ -228,9 +256,9 @@ async function firstByteDirect(runtime) {
   }
 }
 
-async function firstByteActivated(runtime) {
+async function firstByteActivated(runtime, servers = argv) {
   const port = await freePort();
-  const [cmd, ...args] = argv[runtime];
+  const [cmd, ...args] = servers[runtime];
   const child = spawn("systemd-socket-activate", [`--listen=127.0.0.1:${port}`, cmd, ...args, "native", "activated"], {
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -249,15 +277,40 @@ async function firstByteActivated(runtime) {
 if (!only || only.includes(0)) {
   const tries = Math.max(3, rounds + 2);
   console.log(`\nFirst connect -> first byte, median of ${tries} (ms)\n`);
-  console.log("| runtime | direct (own port, no handover) | activated (handover) | handover adds |");
-  console.log("|---|---:|---:|---:|");
+  if (argvBefore === undefined) {
+    console.log("| runtime | direct (own port, no handover) | activated (handover) | handover adds |");
+    console.log("|---|---:|---:|---:|");
+  } else {
+    console.log(`after: ${root}\nbefore (BENCH_BASE): ${base}\n`);
+    console.log(
+      "| runtime | direct (own port, no handover) | activated, after | handover adds, after | activated, before | handover adds, before | after − before |",
+    );
+    console.log("|---|---:|---:|---:|---:|---:|---:|");
+  }
   for (const runtime of ["deno", "bun", "node"]) {
-    const direct = [], activated = [];
+    const direct = [], activated = [], previous = [];
     for (let i = 0; i < tries; i++) {
-      direct.push(await firstByteDirect(runtime));
-      activated.push(await firstByteActivated(runtime));
+      // With BENCH_BASE the three in a rotating order: direct, after, before; then after, before, direct…
+      const steps = [
+        async () => direct.push(await firstByteDirect(runtime)),
+        async () => activated.push(await firstByteActivated(runtime)),
+      ];
+      if (argvBefore !== undefined) {
+        steps.push(async () => previous.push(await firstByteActivated(runtime, argvBefore)));
+      }
+      const shift = argvBefore === undefined ? 0 : i; // without BENCH_BASE: direct, then activated, as always
+      for (let k = 0; k < steps.length; k++) await steps[(shift + k) % steps.length]();
     }
     const d = median(direct), a = median(activated);
-    console.log(`| ${runtime} | ${d.toFixed(1)} | ${a.toFixed(1)} | ${(a - d).toFixed(1)} |`);
+    if (argvBefore === undefined) {
+      console.log(`| ${runtime} | ${d.toFixed(1)} | ${a.toFixed(1)} | ${(a - d).toFixed(1)} |`);
+    } else {
+      const b = median(previous);
+      console.log(
+        `| ${runtime} | ${d.toFixed(1)} | ${a.toFixed(1)} | ${(a - d).toFixed(1)} | ${b.toFixed(1)} | ${
+          (b - d).toFixed(1)
+        } | ${(a - b).toFixed(1)} |`,
+      );
+    }
   }
 }
