@@ -11,7 +11,9 @@ import { it } from "node:test";
 import {
   close,
   HandoverError,
+  notify,
   notifyErrno,
+  notifySync,
   openSocketStream,
   receiveFdsSync,
   sendFdsSync,
@@ -20,7 +22,7 @@ import {
 import { bindSocket, listenSocket, openSocket } from "../src/fd/socket.ts";
 import { errnoError, errnoName, errnoNumber } from "../src/sys/errno.ts";
 import { alive, CLI, cli, get, killIfAlive, Launcher, scratch, waitUntil } from "./_abuse.ts";
-import { FIXTURES, guarded, lastJson, openFds, run, runtimeArgv } from "./_helpers.ts";
+import { FIXTURES, guarded, lastJson, openFds, run, RUNTIME, runtimeArgv } from "./_helpers.ts";
 
 const SDAPP = join(FIXTURES, "cli", "sdapp.py");
 const TREE_APP = join(FIXTURES, "abuse", "tree_app.py");
@@ -588,6 +590,45 @@ it(
       closeSync(fileFd);
       for (const fd of [dgramA, dgramB, listening, unconnected]) close(fd);
       rmSync(dir, { recursive: true, force: true });
+    }
+  }),
+);
+
+// ---- D12: notify with bad options, and without permission to read the environment -----------------
+
+it(
+  "D12: notify() and notifySync() with null options throw a TypeError that says what was expected",
+  guarded(async () => {
+    const expected = (error: unknown): boolean => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, /^Expected notify options to be an object, got null$/);
+      return true;
+    };
+    await assert.rejects(notify("READY=1", null as never), expected);
+    assert.throws(() => notifySync("READY=1", null as never), expected);
+  }),
+);
+
+it(
+  "D12: in Deno without --allow-env, notify() and watchdogInterval() fail with EACCES saying what to allow",
+  { skip: RUNTIME === "deno" ? false : "Deno's permissions: this runs in the Deno leg" },
+  guarded(async () => {
+    const result = await run(process.execPath, [
+      "run",
+      "--allow-ffi",
+      "--allow-read",
+      "--no-check",
+      join(FIXTURES, "abuse", "notify_no_env.ts"),
+    ]);
+    const report = lastJson<Record<string, { ok: boolean; name?: string; code?: string; message?: string }>>(result);
+    for (const [call, outcome] of Object.entries(report)) {
+      assert.equal(outcome.ok, false, call);
+      assert.equal(outcome.name, "HandoverError", `${call}: ${outcome.message}`);
+      assert.equal(outcome.code, "EACCES", call);
+      assert.match(
+        outcome.message!,
+        /cannot read (NOTIFY_SOCKET|WATCHDOG_USEC) \(in Deno: allow it with --allow-env\)/,
+      );
     }
   }),
 );

@@ -83,6 +83,30 @@ export function currentBackend(): Backend {
 }
 
 /**
+ * An environment variable, read through the runtime.
+ *
+ * @param name The variable.
+ * @returns Its value, or undefined when it is not set.
+ * @throws {HandoverError} `EACCES` when the runtime does not let handover read it (Deno without `--allow-env`).
+ *
+ * @example
+ * ```ts
+ * import { environmentVariable } from "./system.ts";
+ * import { loadBackend } from "./loader.ts";
+ * await loadBackend();
+ * typeof environmentVariable("PATH"); // "string"
+ * ```
+ */
+export function environmentVariable(name: string): string | undefined {
+  const { env } = currentBackend();
+  try {
+    return env.get(name);
+  } catch (cause) {
+    throw new HandoverError("EACCES", `handover cannot read ${name} (in Deno: allow it with --allow-env)`, { cause });
+  }
+}
+
+/**
  * The C library's functions, each bound at its first use.
  *
  * @returns The functions of `LIBC_SYMBOLS` that exist on this platform.

@@ -8,7 +8,7 @@
 import { HandoverError } from "../sys/errors.ts";
 import { isReady } from "../fd/fd.ts";
 import { parseNotifySocket } from "./address.ts";
-import { system } from "../ffi/system.ts";
+import { environmentVariable, system } from "../ffi/system.ts";
 import {
   closeConnection,
   ENVIRONMENT_VARIABLE,
@@ -28,7 +28,7 @@ import { sendVsock } from "./vsock.ts";
 export type { NotifyMessage, NotifyOptions } from "./transport.ts";
 
 function start(message: Prepared): { value: string; sending: Sending } | undefined {
-  const value = system().backend.env.get(ENVIRONMENT_VARIABLE);
+  const value = environmentVariable(ENVIRONMENT_VARIABLE);
   if (value === undefined) {
     closeConnection();
     return undefined;

@@ -22,7 +22,7 @@ import { cBuffer } from "../sys/memory.ts";
 import { encodeControl, encodeMessage } from "../sys/msghdr.ts";
 import { type EncodedAddress } from "../sys/sockaddr.ts";
 import { encodePollfds } from "../sys/poll.ts";
-import { failure, system } from "../ffi/system.ts";
+import { environmentVariable, failure, system } from "../ffi/system.ts";
 
 /** Options of {@link notify} and {@link notifySync}. */
 export interface NotifyOptions {
@@ -323,14 +323,14 @@ export function* sendUnix(value: string, path: string, message: Prepared): Sendi
 export function sendFast(message: Prepared): boolean {
   const kept = connection;
   if (kept === undefined || message.fds.length > 0 || message.credentials !== undefined) return false;
-  const { libc, c, backend } = system();
-  if (backend.env.get(ENVIRONMENT_VARIABLE) !== kept.value) return false;
+  const { libc, c } = system();
+  if (environmentVariable(ENVIRONMENT_VARIABLE) !== kept.value) return false;
   const { bytes } = message;
   return libc.sendto(kept.fd, bytes, bytes.byteLength, c.MSG_NOSIGNAL | c.MSG_DONTWAIT, null, 0) === bytes.byteLength;
 }
 
 export function finish(options: NotifyOptions): void {
-  if (options.unsetEnv === true) {
+  if (options?.unsetEnv === true) {
     system().backend.env.delete(ENVIRONMENT_VARIABLE);
     closeConnection();
   }

@@ -8,7 +8,7 @@
 
 import { HandoverError } from "../sys/errors.ts";
 import { notify } from "./notify.ts";
-import { system } from "../ffi/system.ts";
+import { environmentVariable, system } from "../ffi/system.ts";
 
 /** Options of {@link watchdogInterval}. */
 export interface WatchdogIntervalOptions {
@@ -43,14 +43,14 @@ function invalid(name: string, value: string, expected: string): HandoverError {
 export function watchdogInterval(options: WatchdogIntervalOptions = {}): number | null {
   const { env } = system().backend;
   try {
-    const usec = env.get("WATCHDOG_USEC");
+    const usec = environmentVariable("WATCHDOG_USEC");
     if (usec === undefined) return null;
     if (!/^[0-9]+$/.test(usec)) throw invalid("WATCHDOG_USEC", usec, "a number of microseconds");
     const value = BigInt(usec);
     if (value === 0n || value >= USEC_INFINITY) {
       throw invalid("WATCHDOG_USEC", usec, "a number of microseconds above 0 and below infinity");
     }
-    const pid = env.get("WATCHDOG_PID");
+    const pid = environmentVariable("WATCHDOG_PID");
     if (pid !== undefined) {
       if (!/^[1-9][0-9]*$/.test(pid) || Number(pid) > 0x7fffffff) {
         throw invalid("WATCHDOG_PID", pid, "a process id");
