@@ -165,6 +165,62 @@ export function lazyFunctions<T extends SymbolTable>(
 }
 
 /**
+ * Like {@link lazyFunctions}, for a whole table: nothing is resolved until a
+ * function is first used, so a process that calls one libc function pays for
+ * one (the libc table has some sixty).
+ *
+ * @param table The neutral table.
+ * @param platform The platform to bind for.
+ * @param bindOne Binds one function through the runtime's FFI; may throw.
+ * @param where The runtime and library, for the error when binding fails.
+ * @returns The functions of the table that exist on this platform.
+ * @throws {HandoverError} `ELIBACC` when a function is first used and cannot be bound.
+ *
+ * @example Only getpid() is resolved and bound
+ * ```ts
+ * import { lazyTable } from "./bind.ts";
+ * import { LIBC_SYMBOLS } from "./symbols.ts";
+ * import { currentBackend } from "./system.ts";
+ * import "../../mod.ts";
+ *
+ * const backend = currentBackend();
+ * const libc = lazyTable(LIBC_SYMBOLS, backend.platform, (s) => backend.bind(backend.libcPath, s), {
+ *   runtime: backend.runtime,
+ *   path: backend.libcPath,
+ * });
+ * libc.getpid() === backend.pid; // true
+ * ```
+ */
+export function lazyTable<T extends SymbolTable>(
+  table: T,
+  platform: Platform,
+  bindOne: (symbol: ResolvedSymbol) => RawFunction,
+  where: { readonly runtime: string; readonly path: string },
+): ForeignFunctions<T> {
+  const functions: Record<string, unknown> = {};
+  for (const name of Object.keys(table)) {
+    const definition = table[name]!;
+    if (definition.os !== undefined && definition.os !== platform.os) continue;
+    Object.defineProperty(functions, name, {
+      configurable: true,
+      enumerable: true,
+      get() {
+        const resolved = resolveSymbols({ [name]: definition }, platform);
+        const bound = (lazyFunctions(resolved, bindOne, where) as Record<string, unknown>)[name];
+        Object.defineProperty(functions, name, {
+          value: bound,
+          enumerable: true,
+          writable: false,
+          configurable: false,
+        });
+        return bound;
+      },
+    });
+  }
+  return functions as ForeignFunctions<T>;
+}
+
+/**
  * Binds every function of a lazily bound table now, so that a library that
  * lacks one of them fails at once (for libraries other than libc, like
  * launchd's, which have only a few functions).

@@ -11,7 +11,7 @@ import { constantsFor, type SystemConstants } from "../sys/constants.ts";
 import { errnoError } from "../sys/errno.ts";
 import { HandoverError } from "../sys/errors.ts";
 import { layoutsFor, type StructLayouts } from "../sys/layout.ts";
-import { bindAll, lazyFunctions, resolveSymbols } from "./bind.ts";
+import { bindAll, lazyFunctions, lazyTable, resolveSymbols } from "./bind.ts";
 import { openFirst } from "./library.ts";
 import { LIBC_SYMBOLS, type LibcSymbols } from "./symbols.ts";
 import type { Backend, ForeignFunctions, OperatingSystem, SymbolTable } from "../types.ts";
@@ -122,11 +122,10 @@ export function environmentVariable(name: string): string | undefined {
 export function libc(): ForeignFunctions<LibcSymbols> {
   if (boundLibc !== undefined) return boundLibc;
   const backend = currentBackend();
-  boundLibc = lazyFunctions<LibcSymbols>(
-    resolveSymbols(LIBC_SYMBOLS, backend.platform),
-    (s) => backend.bind(backend.libcPath, s),
-    { runtime: backend.runtime, path: backend.libcPath },
-  );
+  boundLibc = lazyTable(LIBC_SYMBOLS, backend.platform, (s) => backend.bind(backend.libcPath, s), {
+    runtime: backend.runtime,
+    path: backend.libcPath,
+  });
   return boundLibc;
 }
 
@@ -182,11 +181,18 @@ export function openLibrary<T extends SymbolTable>(path: string, table: T): Fore
 export function system(): System {
   if (cached !== undefined) return cached;
   const backend = currentBackend();
+  // The constants and layouts are built at their first use (collect() needs three constants and no layout).
+  let c: SystemConstants | undefined;
+  let layout: StructLayouts | undefined;
   cached = {
     backend,
     libc: libc(),
-    c: constantsFor(backend.platform.os),
-    layout: layoutsFor(backend.platform),
+    get c(): SystemConstants {
+      return c ??= constantsFor(backend.platform.os);
+    },
+    get layout(): StructLayouts {
+      return layout ??= layoutsFor(backend.platform);
+    },
     os: backend.platform.os,
   };
   return cached;
