@@ -126,6 +126,8 @@ export default defineConfig([
     // Its types (and JSR's docs) are the source's: activation.ts.
     banner: { js: '// @ts-self-types="../activation.ts"' },
     splitting: false,
+    // Minified: Deno's start-up cost grows with the bytes it parses, as Bun's and Node's do.
+    minify: true,
     esbuildPlugins: [
       only(
         "deno",
