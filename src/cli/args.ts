@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type HealthAddress, parseHealthAddress } from "./health.ts";
 import { parseSocketSpec, type SocketSpec, SpecError } from "./spec.ts";
 
 /** The package version the CLI reports. */
@@ -72,6 +73,8 @@ export interface LaunchOptions extends CommonOptions {
   readonly startLimitBurst: number;
   /** The start limit's window in seconds; 0 turns the limit off (systemd's `StartLimitIntervalSec=`). */
   readonly startLimitIntervalSec: number;
+  /** Where `/readyz` and `/livez` are served (`--health`), or undefined. */
+  readonly health: HealthAddress | undefined;
 }
 
 /** `handover unit …` and `handover plist …`. */
@@ -171,6 +174,7 @@ const VALUED: Readonly<Record<string, string>> = {
   "--start-limit-burst": "start-limit-burst",
   "--start-limit-interval": "start-limit-interval",
   "--name": "name",
+  "--health": "health",
   "--type": "type",
   "--description": "description",
 };
@@ -199,6 +203,7 @@ const LAUNCH_ONLY = [
   "debounce",
   "start-limit-burst",
   "start-limit-interval",
+  "health",
 ];
 const GENERATE_ONLY = ["name", "type", "description"];
 
@@ -307,6 +312,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const notifyAccess = accessText === undefined
     ? undefined
     : oneOf(accessText, "--notify-access", ["main", "all", "none"] as const);
+  const healthText = last("health");
   if (mode !== "launch") {
     const name = last("name") ?? defaultUnitName(command);
     if (!/^[A-Za-z0-9:_.\\-]{1,200}$/.test(name)) {
@@ -353,7 +359,16 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     debounceSec: parseDuration(last("debounce") ?? "0.2", "--debounce"),
     startLimitBurst: parseCount(last("start-limit-burst") ?? "5", "--start-limit-burst", 1, 10_000),
     startLimitIntervalSec: parseDuration(last("start-limit-interval") ?? "10", "--start-limit-interval"),
+    health: healthText === undefined ? undefined : healthAddress(healthText),
   };
+}
+
+function healthAddress(text: string): HealthAddress {
+  try {
+    return parseHealthAddress(text);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
 }
 
 function defaultUnitName(command: readonly string[]): string {
@@ -373,6 +388,7 @@ export const HELP: Readonly<Record<"launch" | "unit" | "plist", string>> = {
 Usage: handover [options] -- COMMAND [ARGS...]
        handover unit [options] -- COMMAND [ARGS...]    print a systemd .socket + .service pair
        handover plist [options] -- COMMAND [ARGS...]   print a launchd plist
+       handover probes [--health ADDR] [-- COMMAND...] print Kubernetes probes and a Dockerfile
 
 Sockets (systemfd-compatible):
   -s, --socket [NAME=][TYPE::]VALUE
@@ -384,6 +400,8 @@ Sockets (systemfd-compatible):
   -b, --backlog N        listen(2) backlog (default: SOMAXCONN)
       --no-pid           do not set LISTEN_PID (for wrappers that start the app themselves)
   -q, --quiet            print nothing but errors
+      --health ADDR      serve /readyz and /livez over HTTP on HOST:PORT or :PORT (every
+                         interface), for container probes
 
 Starting:
       --on-demand        start COMMAND at the first connection; after a clean exit, wait

@@ -12,6 +12,8 @@ import { system } from "../ffi/system.ts";
 import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
 import type { LaunchOptions } from "./args.ts";
 import { FdStore } from "./fdstore.ts";
+import { type HealthServer, serveHealth } from "./health.ts";
+import { probeSnippet } from "./probes.ts";
 import { bindListeners, closeListeners, describeListener, type Listener, ListenerError } from "./listeners.ts";
 import { NotifyReceiver } from "./notify_receiver.ts";
 import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
@@ -84,6 +86,7 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
   let listeners: Listener[] = [];
   let receiver: NotifyReceiver | undefined;
   const store = new FdStore(options.fdstore);
+  let health: HealthServer | undefined;
   try {
     listeners = bindListeners(options.sockets, options.backlog ?? c.SOMAXCONN);
     if (options.sockets.length === 0) log.info("warning: no sockets created");
@@ -93,8 +96,11 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
     });
     if (options.notifyAccess !== "none") receiver = NotifyReceiver.open();
     const supervisor = new Supervisor(options, listeners, receiver, store, log);
+    health = options.health && await serveHealth(options.health, () => supervisor.state());
+    if (health) log.info(`health http://${health.address.host ?? "0.0.0.0"}:${health.address.port}/readyz /livez`);
     return await supervisor.run();
   } finally {
+    await health?.close();
     closeListeners(listeners);
     receiver?.close();
     store.clear();
@@ -115,6 +121,10 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
  */
 export async function main(argv: readonly string[], out: CommandOutput = processOutput): Promise<number> {
   try {
+    if (argv[0] === "probes") {
+      out.stdout(probeSnippet(argv.slice(1)));
+      return 0;
+    }
     const parsed = parseCommandLine(argv);
     switch (parsed.mode) {
       case "help":
@@ -134,7 +144,7 @@ export async function main(argv: readonly string[], out: CommandOutput = process
         return await launch(parsed, out);
     }
   } catch (error) {
-    if (error instanceof UsageError || error instanceof ListenerError) {
+    if (error instanceof UsageError || error instanceof ListenerError || error instanceof RangeError) {
       out.stderr(`handover: ${printable(error.message)}\n`);
       return EXIT_USAGE;
     }

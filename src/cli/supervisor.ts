@@ -24,6 +24,7 @@ import { childStdio } from "../fd/child.ts";
 import { close } from "../fd/fd.ts";
 import { check, system } from "../ffi/system.ts";
 import { launcherHandoff } from "../activation/handoff.ts";
+import type { AppState } from "./app_state.ts";
 import type { LaunchOptions } from "./args.ts";
 import type { FdStore } from "./fdstore.ts";
 import { Guard } from "./guard.ts";
@@ -117,6 +118,10 @@ interface RunningApp {
   settled: boolean;
   /** Processes of the instance outside its process group (escaped with setsid), by pid. */
   readonly escaped: Set<number>;
+  /** It sent STOPPING=1. */
+  stopping?: boolean;
+  /** When the watchdog was last fed (performance.now()). */
+  keptAliveAt?: number;
 }
 
 function signalNumber(signal: string): number {
@@ -213,6 +218,8 @@ export class Supervisor {
   /** How the last instance ended, for the exit code when the start limit is hit. */
   private lastStatus = 0;
   private ticks = 0;
+  /** How many instances were started, for {@link Supervisor.state}. */
+  private starts = 0;
 
   /**
    * Sets the supervisor up; nothing runs before {@link Supervisor.run}.
@@ -446,6 +453,7 @@ export class Supervisor {
     this.phase = "running";
     child.on("exit", (code, signal) => this.exited(app, code, signal));
     this.out.info(`started pid ${app.pid}: ${this.options.command.map(quote).join(" ")}`);
+    this.starts++;
     this.armWatchdog(app);
     if (beside) {
       this.armReadyTimer(
@@ -488,6 +496,7 @@ export class Supervisor {
     if (app.watchdogTimer !== undefined) clearTimeout(app.watchdogTimer);
     app.watchdogTimer = undefined;
     if (ms === undefined || app.exited || app.stopReason !== undefined) return;
+    app.keptAliveAt = performance.now();
     app.watchdogTimer = later(() => this.watchdogFired(app, `sent no WATCHDOG=1 for ${ms / 1000} s`), ms);
   }
 
@@ -902,7 +911,10 @@ export class Supervisor {
       this.armWatchdog(current);
       if (current === this.pending) this.takeOver(current);
     }
-    if (f.get("STOPPING") === "1") this.out.info(`${who} is stopping`);
+    if (f.get("STOPPING") === "1") {
+      if (current !== undefined) current.stopping = true;
+      this.out.info(`${who} is stopping`);
+    }
     const errno = f.get("ERRNO");
     if (errno !== undefined) this.out.info(`${who} reports errno ${errno}`);
     const watchdogUsec = f.get("WATCHDOG_USEC");
@@ -973,5 +985,34 @@ export class Supervisor {
     else if (app.readyTimer !== undefined) {
       this.armReadyTimer(app, ms, app.reloadRequested ? "READY=1 after reloading" : "READY=1");
     } else if (app.watchdogTimer !== undefined) this.armWatchdog(app, Math.max(ms, app.watchdogMs ?? 0));
+  }
+
+  // ---- what the health endpoints and the control socket see -----------------
+
+  /**
+   * A snapshot of the serving instance, for the health endpoints and the control socket.
+   *
+   * @returns Its phase, pid, readiness, watchdog and last status.
+   *
+   * @example
+   * ```ts ignore
+   * const ready = supervisor.state().ready;
+   * ```
+   */
+  state(): AppState {
+    const app = this.app;
+    const live = app !== undefined && !app.exited ? app : undefined;
+    return {
+      phase: this.phase,
+      pid: live?.pid,
+      startedAt: live?.startedAt,
+      ready: live?.ready ?? false,
+      reloading: live !== undefined && (live.reloading || live.reloadRequested),
+      stopping: this.shuttingDown || (live !== undefined && (live.stopping === true || live.stopReason !== undefined)),
+      watchdogMs: live?.watchdogMs,
+      sinceKeepAliveMs: live?.keptAliveAt === undefined ? undefined : performance.now() - live.keptAliveAt,
+      status: app?.status,
+      restarts: Math.max(this.starts - 1, 0),
+    };
   }
 }
