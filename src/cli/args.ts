@@ -75,6 +75,8 @@ export interface LaunchOptions extends CommonOptions {
   readonly startLimitIntervalSec: number;
   /** Where `/readyz` and `/livez` are served (`--health`), or undefined. */
   readonly health: HealthAddress | undefined;
+  /** The app's name for the control socket (`--name`, default: the script's or program's name). */
+  readonly name: string;
 }
 
 /** `handover unit …` and `handover plist …`. */
@@ -205,7 +207,7 @@ const LAUNCH_ONLY = [
   "start-limit-interval",
   "health",
 ];
-const GENERATE_ONLY = ["name", "type", "description"];
+const GENERATE_ONLY = ["type", "description"];
 
 /**
  * Parses the arguments after the program name.
@@ -313,6 +315,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     ? undefined
     : oneOf(accessText, "--notify-access", ["main", "all", "none"] as const);
   const healthText = last("health");
+  const launchName = last("name") ?? defaultUnitName(command).slice(0, 64);
+  if (mode === "launch" && !/^[A-Za-z0-9:_.\\-]{1,200}$/.test(launchName)) {
+    throw new UsageError(`Expected --name of letters, digits and :_.\\-, got ${JSON.stringify(launchName)}`);
+  }
   if (mode !== "launch") {
     const name = last("name") ?? defaultUnitName(command);
     if (!/^[A-Za-z0-9:_.\\-]{1,200}$/.test(name)) {
@@ -360,6 +366,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     startLimitBurst: parseCount(last("start-limit-burst") ?? "5", "--start-limit-burst", 1, 10_000),
     startLimitIntervalSec: parseDuration(last("start-limit-interval") ?? "10", "--start-limit-interval"),
     health: healthText === undefined ? undefined : healthAddress(healthText),
+    name: launchName,
   };
 }
 
@@ -389,6 +396,8 @@ Usage: handover [options] -- COMMAND [ARGS...]
        handover unit [options] -- COMMAND [ARGS...]    print a systemd .socket + .service pair
        handover plist [options] -- COMMAND [ARGS...]   print a launchd plist
        handover probes [--health ADDR] [-- COMMAND...] print Kubernetes probes and a Dockerfile
+       handover status [NAME] | restart NAME | stop NAME | logs NAME
+                                                       ask a running launcher (control socket)
 
 Sockets (systemfd-compatible):
   -s, --socket [NAME=][TYPE::]VALUE
@@ -400,6 +409,8 @@ Sockets (systemfd-compatible):
   -b, --backlog N        listen(2) backlog (default: SOMAXCONN)
       --no-pid           do not set LISTEN_PID (for wrappers that start the app themselves)
   -q, --quiet            print nothing but errors
+      --name NAME        the app's name for handover status/restart/stop/logs (default:
+                         the script's or program's name)
       --health ADDR      serve /readyz and /livez over HTTP on HOST:PORT or :PORT (every
                          interface), for container probes
 

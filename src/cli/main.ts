@@ -11,6 +11,7 @@ import { loadBackend } from "../ffi/loader.ts";
 import { system } from "../ffi/system.ts";
 import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
 import type { LaunchOptions } from "./args.ts";
+import { CONTROL_COMMANDS, controlCommand, ControlServer, LogBook } from "./control.ts";
 import { FdStore } from "./fdstore.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
 import { probeSnippet } from "./probes.ts";
@@ -86,7 +87,9 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
   let listeners: Listener[] = [];
   let receiver: NotifyReceiver | undefined;
   const store = new FdStore(options.fdstore);
+  const book = new LogBook();
   let health: HealthServer | undefined;
+  let control: ControlServer | undefined;
   try {
     listeners = bindListeners(options.sockets, options.backlog ?? c.SOMAXCONN);
     if (options.sockets.length === 0) log.info("warning: no sockets created");
@@ -95,15 +98,33 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
       log.info(`socket ${describeListener(listener)} -> fd #${3 + i}${name}`);
     });
     if (options.notifyAccess !== "none") receiver = NotifyReceiver.open();
-    const supervisor = new Supervisor(options, listeners, receiver, store, log);
+    const supervisor = new Supervisor(options, listeners, receiver, store, book.wrap(log));
     health = options.health && await serveHealth(options.health, () => supervisor.state());
     if (health) log.info(`health http://${health.address.host ?? "0.0.0.0"}:${health.address.port}/readyz /livez`);
+    control = openControl(options.name, supervisor, listeners.map(describeListener), book, log);
     return await supervisor.run();
   } finally {
+    control?.close();
     await health?.close();
     closeListeners(listeners);
     receiver?.close();
     store.clear();
+  }
+}
+
+/** The control socket, or a warning when it cannot be had (the app runs all the same). */
+function openControl(
+  name: string,
+  supervisor: Supervisor,
+  sockets: string[],
+  book: LogBook,
+  log: SupervisorOutput,
+): ControlServer | undefined {
+  try {
+    return ControlServer.open(name, supervisor, sockets, book);
+  } catch (error) {
+    log.warn(`no control socket: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
   }
 }
 
@@ -125,6 +146,7 @@ export async function main(argv: readonly string[], out: CommandOutput = process
       out.stdout(probeSnippet(argv.slice(1)));
       return 0;
     }
+    if (CONTROL_COMMANDS.includes(argv[0] ?? "")) return await controlCommand(argv, out);
     const parsed = parseCommandLine(argv);
     switch (parsed.mode) {
       case "help":

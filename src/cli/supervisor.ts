@@ -1015,4 +1015,23 @@ export class Supervisor {
       restarts: Math.max(this.starts - 1, 0),
     };
   }
+
+  /**
+   * What the control socket asks for: `restart` as a change would (overlapped unless `--restart-mode stop-first`),
+   * `stop` as SIGTERM would (the launcher then exits with the app's status).
+   *
+   * @param action What to do.
+   * @param why Who asked, for the log.
+   *
+   * @example
+   * ```ts ignore
+   * supervisor.request("restart", "handover restart");
+   * ```
+   */
+  request(action: "restart" | "stop", why: string): void {
+    if (action === "stop") {
+      this.out.info(`${why}: stopping`);
+      this.shutdown("SIGTERM");
+    } else this.restart(why);
+  }
 }
