@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { it } from "node:test";
-import { FIXTURES, guarded, run, runtimeArgv } from "./_helpers.ts";
+import { spawn } from "node:child_process";
+import { FIXTURES, guarded, run, runtimeArgv, sleep } from "./_helpers.ts";
 import { CLI, Launcher } from "./_launcher.ts";
 
 const SDAPP = join(FIXTURES, "cli", "sdapp.py");
@@ -101,6 +102,35 @@ it(
       await launcher.stop();
       rmSync(runtimeDir, { recursive: true, force: true });
       rmSync(nobodyDir, { recursive: true, force: true });
+    }
+  }),
+);
+
+it(
+  "handover logs NAME prints the launcher's recent lines, then new ones as they come",
+  guarded(async () => {
+    const runtimeDir = mkdtempSync(join(tmpdir(), "handover-control-"));
+    const env = { XDG_RUNTIME_DIR: runtimeDir };
+    const launcher = new Launcher(
+      ["--name", "logged", "--", "python3", SDAPP, "ready", "sleep:1", "status:later news", "sleep:60"],
+      env,
+    );
+    const [runtime, argv] = runtimeArgv(CLI);
+    let follower: ReturnType<typeof spawn> | undefined;
+    try {
+      await launcher.waitFor(/is ready$/);
+      follower = spawn(runtime, [...argv, "logs", "logged"], { env: { ...process.env, ...env }, stdio: "pipe" });
+      let stdout = "";
+      follower.stdout!.setEncoding("utf8").on("data", (d: string) => stdout += d);
+      const deadline = Date.now() + 15_000;
+      while (!stdout.includes("status: later news") && Date.now() < deadline) await sleep(50);
+      assert.match(stdout, /^\S+Z started pid \d+: python3 /m);
+      assert.match(stdout, /^\S+Z pid \d+ is ready$/m);
+      assert.match(stdout, /^\S+Z pid \d+ status: later news$/m);
+    } finally {
+      if (follower?.exitCode === null) process.kill(follower.pid!, "SIGTERM");
+      await launcher.stop();
+      rmSync(runtimeDir, { recursive: true, force: true });
     }
   }),
 );
