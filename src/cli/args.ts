@@ -46,6 +46,13 @@ export interface CommonOptions {
   readonly watchdogSec: number | undefined;
   readonly fdstore: number;
   readonly command: readonly string[];
+  /** How many instances of the app run side by side on the sockets (`--workers`, default 1). */
+  readonly workers: number;
+  /**
+   * How workers share a TCP socket: `shared`, one socket and one accept queue for all; `reuseport`, a
+   * `SO_REUSEPORT` socket of its own per worker, all bound to the same address.
+   */
+  readonly workersMode: "shared" | "reuseport";
 }
 
 /** `handover [options] -- COMMAND [ARGS…]`. */
@@ -97,6 +104,9 @@ export type ParsedCommandLine =
 
 /** The longest duration a timer can wait in every runtime: 2^31 - 1 ms, about 24.8 days. */
 export const MAX_DURATION_SEC = 2_147_483;
+
+/** The most instances `--workers` starts. */
+export const MAX_WORKERS = 256;
 
 /** The most fds an app can be given: fd 3 up to 1023 (the `childStdio()` bound, and `FD_SETSIZE`). */
 export const MAX_APP_FDS = 1021;
@@ -175,6 +185,8 @@ const VALUED: Readonly<Record<string, string>> = {
   "--fdstore": "fdstore",
   "--start-limit-burst": "start-limit-burst",
   "--start-limit-interval": "start-limit-interval",
+  "--workers": "workers",
+  "--workers-mode": "workers-mode",
   "--name": "name",
   "--health": "health",
   "--type": "type",
@@ -304,11 +316,16 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   const common: CommonOptions = {
     sockets,
     backlog: backlogText === undefined ? undefined : parseCount(backlogText, "--backlog", 1, 1 << 20),
-    restart: restartText === undefined ? "no" : oneOf(restartText, "--restart", ["no", "on-failure", "always"]),
+    // A worker that ends is started again, whatever ended it: the others serve meanwhile.
+    restart: restartText === undefined
+      ? (values.has("workers") && last("workers") !== "1" ? "always" : "no")
+      : oneOf(restartText, "--restart", ["no", "on-failure", "always"]),
     restartGiven: restartText !== undefined,
     watchdogSec,
     fdstore: parseCount(last("fdstore") ?? "0", "--fdstore", 0, 1000),
     command,
+    workers: parseCount(last("workers") ?? "1", "--workers", 1, MAX_WORKERS),
+    workersMode: oneOf(last("workers-mode") ?? "shared", "--workers-mode", ["shared", "reuseport"] as const),
   };
   const accessText = last("notify-access");
   const notifyAccess = accessText === undefined
@@ -339,6 +356,11 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   if (reloadText !== undefined) {
     const upper = reloadText.toUpperCase();
     reloadSignal = oneOf(upper.startsWith("SIG") ? upper : `SIG${upper}`, "--reload-signal", SIGNALS);
+  }
+  if (common.workers > 1) {
+    // A rolling restart is the workers' SIGHUP; on-demand starts would wake every worker for one connection.
+    const alone = reloadText !== undefined ? "--reload-signal" : flags.has("on-demand") ? "--on-demand" : undefined;
+    if (alone !== undefined) throw new UsageError(`${alone} cannot be combined with --workers ${common.workers}`);
   }
   // Checked before anything is bound: the app gets the sockets and the fd store at fd 3, 4, …
   const appFds = sockets.length + common.fdstore;
@@ -449,6 +471,16 @@ Supervision (NOTIFY_SOCKET is always set):
       --fdstore N        keep up to N fds the app sends with FDSTORE=1 and pass them back
                          on the next start, after the sockets
 
+Workers:
+      --workers N        run N instances of COMMAND on the sockets (WORKER_INDEX=0..N-1,
+                         WORKER_COUNT=N); a worker that ends is started again alone
+                         (--restart always unless given); SIGHUP and --watch restart them one
+                         at a time, each replaced only once its successor is ready
+      --workers-mode shared|reuseport
+                         shared (default): one socket and accept queue for all workers;
+                         reuseport: a SO_REUSEPORT socket per worker and TCP socket, kept
+                         open across that worker's restarts
+
 Restart on change:
   -w, --watch PATH       restart when a file under PATH changes; repeat for more
       --debounce DURATION
@@ -479,6 +511,8 @@ COMMAND with those sockets, as handover would.
                          WatchdogSec=
       --notify-access main|all|none
       --fdstore N        FileDescriptorStoreMax=
+      --workers N        print a template NAME@.service whose instances 0..N-1 share
+                         the .socket units (Sockets=), and NAME.target to start them
 `,
   plist: `Usage: handover plist [options] -- COMMAND [ARGS...]
 

@@ -188,7 +188,7 @@ function clearStaleSocket(path: string, spec: SocketSpec): void {
   unlinkSync(path);
 }
 
-function bindOne(spec: SocketSpec, backlog: number): Listener {
+function bindOne(spec: SocketSpec, backlog: number, reusePort = false): Listener {
   const family = spec.address.family === "unix" ? "unix" : spec.address.family === "inet6" ? "inet6" : "inet";
   const unixPath = spec.address.family === "unix" && !spec.address.path.startsWith("@")
     ? resolve(spec.address.path)
@@ -204,6 +204,7 @@ function bindOne(spec: SocketSpec, backlog: number): Listener {
   let created: string | undefined;
   try {
     if (family !== "unix") setIntOption(fd, c.SOL_SOCKET, c.SO_REUSEADDR, 1);
+    if (reusePort) setIntOption(fd, c.SOL_SOCKET, c.SO_REUSEPORT, 1);
     bindSocket(fd, spec.address);
     let fileInode: bigint | undefined;
     if (unixPath !== undefined) {
@@ -251,6 +252,63 @@ export function bindListeners(specs: readonly SocketSpec[], backlog: number): Li
     throw error;
   }
   return listeners;
+}
+
+/** True for the sockets `--workers-mode reuseport` binds once per worker: TCP. */
+function reusable(spec: SocketSpec): boolean {
+  return spec.type === "stream" && spec.address.family !== "unix";
+}
+
+/**
+ * Binds one set of sockets per worker for `--workers-mode reuseport`: each TCP
+ * spec gets `count` `SO_REUSEPORT` sockets on one address (the first fixes the
+ * port when the spec says 0), so that each worker has an accept queue of its
+ * own that outlives the worker's restarts; other sockets (unix, UDP) are one
+ * socket shared by every set.
+ *
+ * @param specs The parsed `-s` arguments.
+ * @param backlog The listen(2) backlog.
+ * @param count The number of workers.
+ * @returns One list of listeners per worker, each in the order of `specs`.
+ * @throws {ListenerError} With one line saying which spec failed and why.
+ *
+ * @example
+ * ```ts ignore
+ * const sets = bindReusePortSets([parseSocketSpec("0")], 4096, 2); // two sockets on one port
+ * ```
+ */
+export function bindReusePortSets(specs: readonly SocketSpec[], backlog: number, count: number): Listener[][] {
+  const sets: Listener[][] = [];
+  try {
+    const first = specs.map((spec) => bindOne(spec, backlog, reusable(spec)));
+    sets.push(first);
+    for (let i = 1; i < count; i++) {
+      sets.push(
+        first.map((listener) =>
+          reusable(listener.spec) ? bindOne({ ...listener.spec, address: listener.address }, backlog, true) : listener
+        ),
+      );
+    }
+  } catch (error) {
+    closeListeners(distinctListeners(sets));
+    throw error;
+  }
+  return sets;
+}
+
+/**
+ * The listeners of several sets, each once (sets share their non-TCP sockets).
+ *
+ * @param sets What {@link bindReusePortSets} returned.
+ * @returns Every listener once.
+ *
+ * @example
+ * ```ts ignore
+ * closeListeners(distinctListeners(sets));
+ * ```
+ */
+export function distinctListeners(sets: readonly (readonly Listener[])[]): Listener[] {
+  return [...new Set(sets.flat())];
 }
 
 /**

@@ -15,11 +15,20 @@ import { CONTROL_COMMANDS, controlCommand, ControlServer, LogBook } from "./cont
 import { FdStore } from "./fdstore.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
 import { probeSnippet } from "./probes.ts";
-import { bindListeners, closeListeners, describeListener, type Listener, ListenerError } from "./listeners.ts";
+import {
+  bindListeners,
+  bindReusePortSets,
+  closeListeners,
+  describeListener,
+  distinctListeners,
+  type Listener,
+  ListenerError,
+} from "./listeners.ts";
 import { NotifyReceiver } from "./notify_receiver.ts";
 import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
 import { printable } from "./text.ts";
 import { findProgram, launchdPlist, systemdUnits } from "./units.ts";
+import { WorkerPool } from "./workers.ts";
 
 /** Where the command writes. */
 export interface CommandOutput {
@@ -83,6 +92,7 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
   for (const path of options.watch) {
     if (!existsSync(path)) throw new UsageError(`Cannot watch ${JSON.stringify(path)}: it does not exist`);
   }
+  if (options.workers > 1) return await launchWorkers(options, log);
   const { c } = system();
   let listeners: Listener[] = [];
   let receiver: NotifyReceiver | undefined;
@@ -109,6 +119,46 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
     closeListeners(listeners);
     receiver?.close();
     store.clear();
+  }
+}
+
+/** `--workers N`: the sockets once (shared) or once per worker (reuseport), a notify socket and fd store each. */
+async function launchWorkers(options: LaunchOptions, log: SupervisorOutput): Promise<number> {
+  const { c } = system();
+  const count = options.workers;
+  let sets: Listener[][] = [];
+  const receivers: NotifyReceiver[] = [];
+  const stores: FdStore[] = [];
+  try {
+    const backlog = options.backlog ?? c.SOMAXCONN;
+    if (options.workersMode === "reuseport") sets = bindReusePortSets(options.sockets, backlog, count);
+    else {
+      const shared = bindListeners(options.sockets, backlog);
+      sets = Array.from({ length: count }, () => shared);
+    }
+    if (options.sockets.length === 0) log.info("warning: no sockets created");
+    sets.forEach((set, worker) => {
+      set.forEach((listener, i) => {
+        if (worker > 0 && listener === sets[0]![i]) return;
+        const name = listener.spec.named ? ` as ${listener.spec.name}` : "";
+        const whose = sets[0]![i] === sets[1]?.[i] ? "every worker" : `worker ${worker}`;
+        log.info(`socket ${describeListener(listener)} -> fd #${3 + i}${name} of ${whose}`);
+      });
+    });
+    for (let i = 0; i < count; i++) {
+      if (options.notifyAccess !== "none") receivers.push(NotifyReceiver.open());
+      stores.push(new FdStore(options.fdstore));
+    }
+    const pool = new WorkerPool(
+      options,
+      sets.map((listeners, i) => ({ listeners, receiver: receivers[i], store: stores[i]! })),
+      log,
+    );
+    return await pool.run();
+  } finally {
+    closeListeners(distinctListeners(sets));
+    for (const receiver of receivers) receiver.close();
+    for (const store of stores) store.clear();
   }
 }
 

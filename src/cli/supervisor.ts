@@ -64,7 +64,20 @@ const MANAGER_VARIABLES = [
   "NOTIFY_SOCKET",
   "WATCHDOG_USEC",
   "WATCHDOG_PID",
+  "HANDOVER_WORKERS",
 ];
+
+/** One worker of `--workers N`: which one, and what the supervisors of one launcher share. */
+export interface WorkerSlot {
+  /** 0 to count - 1: the app's `WORKER_INDEX`. */
+  readonly index: number;
+  /** The app's `WORKER_COUNT`. */
+  readonly count: number;
+  /** The app's `HANDOVER_WORKERS`: whether its TCP sockets are shared by all workers or its own (reuseport). */
+  readonly mode: "shared" | "reuseport";
+  /** The children of every supervisor of the launcher, so that none reaps another's as an orphan. */
+  readonly spawned: Set<number>;
+}
 
 /** The most the restart back-off grows to. */
 const MAX_BACKOFF_MS = 10_000;
@@ -205,8 +218,11 @@ export class Supervisor {
   private readonly signalHandlers: [string, () => void][] = [];
   private finish: (code: number) => void = () => {};
   private readonly baseEnv: Record<string, string>;
-  /** The launcher's children that the runtime itself waits for: instances and the guard. */
-  private readonly spawned = new Set<number>();
+  /** The launcher's children that the runtime itself waits for: instances and the guard (of every worker). */
+  private readonly spawned: Set<number>;
+  private readonly worker: WorkerSlot | undefined;
+  /** Callers of {@link Supervisor.restartWorker} waiting for the restart to be done. */
+  private restartWaiters: (() => void)[] = [];
   /** Instances not settled yet (at most two: one ending, one starting). */
   private readonly instances = new Set<RunningApp>();
   /** While the last instance's leftover processes are being ended. */
@@ -229,6 +245,7 @@ export class Supervisor {
    * @param receiver The notify socket, or undefined for `--notify-access none`.
    * @param store The fd store.
    * @param out Where to report.
+   * @param worker The worker this supervisor runs (`--workers`); its pool then owns SIGHUP and `--watch`.
    */
   constructor(
     options: LaunchOptions,
@@ -236,6 +253,7 @@ export class Supervisor {
     receiver: NotifyReceiver | undefined,
     store: FdStore,
     out: SupervisorOutput,
+    worker?: WorkerSlot,
   ) {
     this.options = options;
     this.listeners = listeners;
@@ -246,7 +264,14 @@ export class Supervisor {
     for (const [key, value] of Object.entries(process.env)) {
       if (value !== undefined && !MANAGER_VARIABLES.includes(key)) env[key] = value;
     }
+    if (worker !== undefined) {
+      env.WORKER_INDEX = String(worker.index);
+      env.WORKER_COUNT = String(worker.count);
+      env.HANDOVER_WORKERS = worker.mode;
+    }
     this.baseEnv = env;
+    this.worker = worker;
+    this.spawned = worker?.spawned ?? new Set();
   }
 
   /** The restart policy in force: `--watchdog`/`--ready-timeout` imply on-failure unless `--restart` was given. */
@@ -273,10 +298,11 @@ export class Supervisor {
         if (this.phase === "done") return;
         this.phase = "done";
         this.cleanup();
+        this.restartDone();
         resolve(code);
       };
       for (const signal of ["SIGTERM", "SIGINT"] as const) this.onSignal(signal, () => this.shutdown(signal));
-      this.onSignal("SIGHUP", () => this.reload());
+      if (this.worker === undefined) this.onSignal("SIGHUP", () => this.reload());
       try {
         becomeSubreaper();
       } catch {
@@ -287,7 +313,7 @@ export class Supervisor {
       this.wakeup = new Wakeup(() => this.tick());
       // The notify socket is ours alone, so it may signal us for good.
       if (this.receiver !== undefined) setSignalDriven(this.receiver.fd, true);
-      if (this.options.watch.length > 0) {
+      if (this.options.watch.length > 0 && this.worker === undefined) {
         this.watcher = new ChangeWatcher(
           this.options.watch,
           this.options.debounceSec * 1000,
@@ -446,7 +472,10 @@ export class Supervisor {
       escaped: new Set(),
     };
     if (beside) this.pending = app;
-    else this.app = app;
+    else {
+      this.app = app;
+      this.restartDone();
+    }
     this.instances.add(app);
     this.ticks = 0;
     this.watchTree();
@@ -485,6 +514,7 @@ export class Supervisor {
         );
         this.pending = undefined;
         this.stop(app, "unready");
+        this.restartDone();
         return;
       }
       this.out.warn(`pid ${app.pid} did not send ${what} within ${ms / 1000} s: stopping it`);
@@ -626,6 +656,7 @@ export class Supervisor {
         this.pending = undefined;
         app.stopReason ??= "unready";
         this.out.warn(`the new pid ${app.pid} ended before it was ready; pid ${this.app?.pid ?? "?"} goes on serving`);
+        this.restartDone();
       }
     }
     const status = signal !== null ? 128 + signalNumber(signal) : code ?? 1;
@@ -773,6 +804,7 @@ export class Supervisor {
       this.out.info(`pid ${next.pid} took over: stopping pid ${old.pid}`);
       this.stop(old, "replaced");
     }
+    this.restartDone();
     const again = this.restartAgain;
     this.restartAgain = undefined;
     if (again !== undefined) this.restart(again);
@@ -802,6 +834,30 @@ export class Supervisor {
         this.takeOver(app);
       }
     }, 20);
+  }
+
+  /**
+   * Restarts this worker as a change or SIGHUP would (overlapped unless `--restart-mode stop-first`), for its
+   * pool's rolling restart.
+   *
+   * @param why What asked for it, for the log.
+   * @returns Resolves once the new instance took over (or failed to, and the old one serves on), or at once when
+   * there is nothing to restart.
+   *
+   * @example
+   * ```ts ignore
+   * for (const supervisor of supervisors) await supervisor.restartWorker("SIGHUP");
+   * ```
+   */
+  restartWorker(why: string): Promise<void> {
+    const done = new Promise<void>((resolve) => this.restartWaiters.push(resolve));
+    this.restart(why);
+    if (this.pending === undefined && this.app?.stopReason !== "restart") this.restartDone();
+    return done;
+  }
+
+  private restartDone(): void {
+    for (const resolve of this.restartWaiters.splice(0)) resolve();
   }
 
   private changed(path: string): void {

@@ -422,11 +422,32 @@ export function removeSocketPath(path: string): void {
 }
 
 /**
+ * Whether the launcher said the listening sockets are shared by several
+ * workers (`handover --workers N`, `HANDOVER_WORKERS=shared`): then an
+ * adopted listener is registered with `EPOLLEXCLUSIVE`, so that a connection
+ * wakes one worker's event loop rather than every one (epoll_ctl(2)). Never
+ * under a service manager that did not say so: plain systemd keeps the
+ * runtime's own registration.
+ *
+ * @returns True when `HANDOVER_WORKERS` is `shared`.
+ *
+ * @example
+ * ```ts
+ * import { sharedByWorkers } from "./transplant.ts";
+ * sharedByWorkers(); // false, unless started by handover --workers N
+ * ```
+ */
+export function sharedByWorkers(): boolean {
+  return system().backend.env.get("HANDOVER_WORKERS") === "shared";
+}
+
+/**
  * Moves the inherited socket into the place of a server's own listening
  * socket (SPEC §2.1): finds the server's fd by its address, its epoll
  * registrations, sets `O_NONBLOCK` on the inherited fd, `dup3()`s it over the
- * server's fd, registers it again with the same events and data, verifies,
- * and closes the inherited fd number. The server's own socket is closed by
+ * server's fd, registers it again with the same events and data (plus
+ * `EPOLLEXCLUSIVE` when {@link sharedByWorkers}), verifies, and closes the
+ * inherited fd number. The server's own socket is closed by
  * the `dup3()`; afterwards the process has one socket for the address.
  *
  * @param inherited The inherited socket, checked with {@link checkServable}.
@@ -478,9 +499,18 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
   if (stale.length > 0) {
     throw new HandoverError("EIO", `fd ${target} is still registered after dup3(); the server's socket is shared`);
   }
+  const exclusive = type === "stream" && sharedByWorkers() ? c.EPOLLEXCLUSIVE : 0;
   for (const registration of registrations) {
-    const event = encodeEpollEvent(layout, registration.events, registration.data);
-    const error = failure(libc.epoll_ctl(registration.epfd, c.EPOLL_CTL_ADD, target, event), "epoll_ctl");
+    let error: HandoverError | undefined;
+    if (exclusive !== 0) {
+      const event = encodeEpollEvent(layout, (registration.events | exclusive) >>> 0, registration.data);
+      error = failure(libc.epoll_ctl(registration.epfd, c.EPOLL_CTL_ADD, target, event), "epoll_ctl");
+    }
+    // Linux before 4.5, or events EPOLLEXCLUSIVE does not go with (EPOLLONESHOT): the registration as it was.
+    if (exclusive === 0 || error?.code === "EINVAL") {
+      const event = encodeEpollEvent(layout, registration.events, registration.data);
+      error = failure(libc.epoll_ctl(registration.epfd, c.EPOLL_CTL_ADD, target, event), "epoll_ctl");
+    }
     // Two fds of one epoll instance: the first ADD registered it for both.
     if (error !== undefined && error.code !== "EEXIST") {
       error.message = `${error.message} (adding fd ${target} to epoll fd ${registration.epfd})`;
@@ -489,7 +519,7 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
   }
   const now = registrationsOf(target, inheritedInode, epfds);
   const missing = registrations.filter((r) =>
-    !now.some((n) => n.epfd === r.epfd && n.events === r.events && n.data === r.data)
+    !now.some((n) => n.epfd === r.epfd && ((n.events & ~exclusive) >>> 0) === r.events && n.data === r.data)
   );
   if (missing.length > 0) {
     throw new HandoverError(

@@ -94,6 +94,10 @@ export interface SystemConstants {
   readonly VMADDR_CID_ANY: number;
   /** Let bind(2) reuse a local address in TIME_WAIT. */
   readonly SO_REUSEADDR: number;
+  /** Let several sockets bind one address; the kernel spreads connections over their queues (socket(7)). */
+  readonly SO_REUSEPORT: number;
+  /** epoll_ctl(2): wake one of the epoll instances that wait on a shared fd; 0 on Darwin (no epoll). */
+  readonly EPOLLEXCLUSIVE: number;
   /** fcntl(2): who gets the signal when an `O_ASYNC` fd becomes ready. */
   readonly F_SETOWN: number;
   /** fcntl(2): which signal an `O_ASYNC` fd sends; 0 on Darwin (always SIGIO). */
@@ -173,6 +177,8 @@ export const LINUX: SystemConstants = Object.freeze({
   CLOCK_MONOTONIC: 1,
   VMADDR_CID_ANY: 0xffffffff,
   SO_REUSEADDR: 2,
+  SO_REUSEPORT: 15,
+  EPOLLEXCLUSIVE: 1 << 28,
   F_SETOWN: 8,
   F_SETSIG: 10,
   O_ASYNC: 0o20000,
@@ -245,6 +251,8 @@ export const DARWIN: SystemConstants = Object.freeze({
   CLOCK_MONOTONIC: 6,
   VMADDR_CID_ANY: 0xffffffff,
   SO_REUSEADDR: 0x4,
+  SO_REUSEPORT: 0x200,
+  EPOLLEXCLUSIVE: 0,
   F_SETOWN: 6,
   F_SETSIG: 0,
   O_ASYNC: 0x40,
