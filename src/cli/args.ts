@@ -218,6 +218,8 @@ const LAUNCH_ONLY = [
   "start-limit-burst",
   "start-limit-interval",
   "health",
+  "workers",
+  "workers-mode",
 ];
 const GENERATE_ONLY = ["type", "description"];
 
@@ -511,8 +513,6 @@ COMMAND with those sockets, as handover would.
                          WatchdogSec=
       --notify-access main|all|none
       --fdstore N        FileDescriptorStoreMax=
-      --workers N        print a template NAME@.service whose instances 0..N-1 share
-                         the .socket units (Sockets=), and NAME.target to start them
 `,
   plist: `Usage: handover plist [options] -- COMMAND [ARGS...]
 
