@@ -59,8 +59,9 @@ const ACCEPTS_PER_WAKE = 16;
  * @throws {HandoverError} `EPERM` when it belongs to another user or others may enter it.
  *
  * @example
- * ```ts ignore
- * controlDirectory(false); // "/run/user/1000/handover"
+ * ```ts
+ * import { controlDirectory } from "./control.ts";
+ * controlDirectory(true); // "/run/user/1000/handover", or /tmp/handover-UID without XDG_RUNTIME_DIR
  * ```
  */
 export function controlDirectory(create: boolean): string {
@@ -91,8 +92,14 @@ export function controlDirectory(create: boolean): string {
  * @throws {HandoverError} `ENOTSUP` where there is no `SO_PEERCRED` (macOS), or getsockopt's error.
  *
  * @example
- * ```ts ignore
- * peerCredentials(connection).uid === process.getuid(); // the launcher's own user
+ * ```ts
+ * import { close, socketpair } from "../../mod.ts";
+ * import { peerCredentials } from "./control.ts";
+ * const [a, b] = socketpair();
+ * peerCredentials(a).uid === process.getuid!(); // true: the other end is our own process
+ * peerCredentials(a).pid === process.pid; // true
+ * close(a);
+ * close(b);
  * ```
  */
 export function peerCredentials(fd: number): PeerCredentials {

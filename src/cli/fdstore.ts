@@ -101,8 +101,12 @@ export class FdStore {
    * @returns How many were removed.
    *
    * @example
-   * ```ts ignore
-   * store.remove("state");
+   * ```ts
+   * import { socketpair } from "../../mod.ts";
+   * import { FdStore } from "./fdstore.ts";
+   * const store = new FdStore(4);
+   * store.add(socketpair(), "state", true);
+   * store.remove("state"); // 2: both ends closed
    * ```
    */
   remove(name: string): number {
@@ -123,8 +127,14 @@ export class FdStore {
    * @returns The names of the dropped fds.
    *
    * @example
-   * ```ts ignore
-   * store.prune();
+   * ```ts
+   * import { close, socketpair } from "../../mod.ts";
+   * import { FdStore } from "./fdstore.ts";
+   * const store = new FdStore(4);
+   * const [a, b] = socketpair();
+   * store.add([a], "conn", true);
+   * close(b); // the peer hangs up
+   * store.prune(); // ["conn"]
    * ```
    */
   prune(): string[] {
@@ -147,8 +157,13 @@ export class FdStore {
    * Closes every stored fd.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { socketpair } from "../../mod.ts";
+   * import { FdStore } from "./fdstore.ts";
+   * const store = new FdStore(4);
+   * store.add(socketpair(), "state", true);
    * store.clear();
+   * store.fds.length; // 0
    * ```
    */
   clear(): void {

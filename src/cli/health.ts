@@ -124,8 +124,17 @@ export interface HealthServer {
  * @throws {Error} The listen error (`EADDRINUSE`, `EACCES`…), with its `code`.
  *
  * @example
- * ```ts ignore
- * const health = await serveHealth({ host: "127.0.0.1", port: 8081 }, () => supervisor.state());
+ * ```ts
+ * import { serveHealth } from "./health.ts";
+ * const state = {
+ *   phase: "running", pid: 42, startedAt: 0, ready: true, reloading: false, stopping: false,
+ *   watchdogMs: undefined, sinceKeepAliveMs: undefined, status: undefined, restarts: 0,
+ * } as const;
+ * const health = await serveHealth({ host: "127.0.0.1", port: 0 }, () => state);
+ * const response = await fetch(`http://127.0.0.1:${health.address.port}/readyz`);
+ * response.status; // 200
+ * await response.text(); // "pid 42 is ready\n"
+ * await health.close();
  * ```
  */
 export async function serveHealth(address: HealthAddress, state: () => AppState): Promise<HealthServer> {

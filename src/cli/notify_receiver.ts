@@ -87,9 +87,12 @@ export class NotifyReceiver {
    * @throws {HandoverError} When the socket cannot be created or bound.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import "../../mod.ts";
+   * import { NotifyReceiver } from "./notify_receiver.ts";
    * const receiver = NotifyReceiver.open();
-   * env.NOTIFY_SOCKET = receiver.address;
+   * const env = { ...process.env, NOTIFY_SOCKET: receiver.address }; // for the app
+   * receiver.close();
    * ```
    */
   static open(): NotifyReceiver {
@@ -122,8 +125,14 @@ export class NotifyReceiver {
    * @throws {HandoverError} When recvmsg fails with anything but EAGAIN.
    *
    * @example
-   * ```ts ignore
-   * for (const datagram of receiver.drain()) handle(datagram);
+   * ```ts
+   * import { notify } from "../../mod.ts";
+   * import { NotifyReceiver } from "./notify_receiver.ts";
+   * const receiver = NotifyReceiver.open();
+   * process.env.NOTIFY_SOCKET = receiver.address;
+   * await notify({ ready: true }, { unsetEnv: true });
+   * receiver.drain().map((d) => d.fields.get("READY")); // ["1"]
+   * receiver.close();
    * ```
    */
   drain(): NotifyDatagram[] {
@@ -159,8 +168,10 @@ export class NotifyReceiver {
    * Closes the socket (and removes its directory where it had one).
    *
    * @example
-   * ```ts ignore
-   * receiver.close();
+   * ```ts
+   * import "../../mod.ts";
+   * import { NotifyReceiver } from "./notify_receiver.ts";
+   * NotifyReceiver.open().close();
    * ```
    */
   close(): void {

@@ -123,8 +123,10 @@ export function becomeSubreaper(): boolean {
  * @returns True when it was reaped.
  *
  * @example
- * ```ts ignore
- * reapChild(orphan);
+ * ```ts
+ * import "../../mod.ts";
+ * import { reapChild } from "./process_tree.ts";
+ * reapChild(process.pid); // false: not our child
  * ```
  */
 export function reapChild(pid: number): boolean {

@@ -115,8 +115,11 @@ export class Wakeup {
    * Removes the listener and the timer.
    *
    * @example
-   * ```ts ignore
-   * wakeup.stop();
+   * ```ts
+   * import "../../mod.ts";
+   * import { Wakeup } from "./wakeup.ts";
+   * const wakeup = new Wakeup(() => {}, 1000);
+   * wakeup.stop(); // the event loop may end now
    * ```
    */
   stop(): void {

@@ -54,7 +54,9 @@ export class ChangeWatcher {
    * Stops watching.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import { ChangeWatcher } from "./watch.ts";
+   * const watcher = new ChangeWatcher(["."], 100, (path) => console.log(`changed: ${path}`));
    * watcher.close();
    * ```
    */

@@ -40,10 +40,11 @@ const TYPES: readonly SocketType[] = ["stream", "dgram", "seqpacket"];
  * const [mine, theirs] = socketpair();
  * // The child finds its end at fd 3.
  * const child = spawn("sh", ["-c", "echo ready >&3"], { stdio: childStdio({ 3: theirs }) });
+ * const exited = once(child, "exit"); // listen now: the child may end before we read
  * close(theirs);
  * const { data } = await receiveFds(mine, { timeoutMs: 5000 });
  * new TextDecoder().decode(data); // "ready\n"
- * await once(child, "exit");
+ * await exited;
  * close(mine);
  * ```
  */

@@ -161,8 +161,9 @@ export async function notifyErrno(errno: number | string, options?: NotifyOption
  * import { once } from "node:events";
  * import { mainPid } from "../../mod.ts";
  * const child = spawn("sleep", ["0"]); // the process that takes over
+ * const exited = once(child, "exit");
  * await mainPid(child.pid!); // false when not started by a service manager
- * await once(child, "exit");
+ * await exited;
  * ```
  */
 export async function mainPid(pid: number, options?: NotifyOptions): Promise<boolean> {

@@ -433,6 +433,7 @@ export function removeSocketPath(path: string): void {
  *
  * @example
  * ```ts
+ * import "../../mod.ts";
  * import { sharedByWorkers } from "./transplant.ts";
  * sharedByWorkers(); // false, unless started by handover --workers N
  * ```
