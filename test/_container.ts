@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type ChildResult, ROOT, run, TSX_LOADER } from "./_helpers.ts";
+import { type ChildResult, ROOT, run, RUNTIME, TSX_LOADER } from "./_helpers.ts";
 
 export const CONTAINER_TOOLS: string = resolve(ROOT, "..", "shared", "tools", "systemd-container");
 
@@ -137,6 +137,29 @@ export class Container {
     assert.notEqual(result.code, 3, `the container changed the host: ${result.stdout}\n${result.stderr}`);
     return verdict;
   }
+}
+
+let shared: Promise<Container> | undefined;
+
+/**
+ * The one container of this test process (test/systemd.test.ts), booted at
+ * the first call. The cases share it: a boot and the host check around it
+ * take most of a minute on a loaded machine, so a container per case would
+ * cost more than the cases. Each case uses its own unit names and ports and
+ * stops its units when it ends.
+ */
+export function sharedContainer(): Promise<Container> {
+  shared ??= Container.boot(`sd-${RUNTIME}`);
+  return shared;
+}
+
+/** Stops the shared container, if one was booted; returns the host check's verdict line. */
+export async function stopSharedContainer(): Promise<string> {
+  const booting = shared;
+  shared = undefined;
+  // A boot that failed has already been stopped (and failed the cases that needed it).
+  const container = await booting?.catch(() => undefined);
+  return container === undefined ? "" : await container.stop();
 }
 
 /** The command line, inside the container, that runs a project file in a runtime. */

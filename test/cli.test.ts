@@ -437,7 +437,7 @@ it(
     assert.match(service, /^FileDescriptorStoreMax=2$/m);
     assert.match(service, /^Sockets=demo-web.socket demo-admin.socket$/m);
     assert.match(service, new RegExp(`^ExecStart=/\\S*python3 ${SDAPP} ready$`, "m"));
-    // systemd-analyze verify runs on these units inside the real systemd: test/cli_systemd.test.ts.
+    // systemd-analyze verify runs on these units inside the real systemd: test/systemd/units.ts.
   }),
 );
 

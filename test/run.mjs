@@ -49,9 +49,9 @@ function ensureNode24() {
 }
 
 // Node 24 is a second version of a runtime the Node 20 leg already covers: by default it runs every file but
-// the real-systemd container tests (*_systemd.test.ts, container.test.ts), which take a third of a leg and
-// exercise the same code under the same systemd. Files named on the command line always run.
-const containerFiles = /(_systemd|\/container)\.test\.ts$/;
+// the real-systemd container cases (test/systemd.test.ts), which take a third of a leg and exercise the same
+// code under the same systemd. Files named on the command line always run.
+const containerFiles = /(^|\/)systemd\.test\.ts$/;
 const node24Files = files.length > 0 ? testFiles : testFiles.filter((f) => !containerFiles.test(f));
 
 // node:test in a Node binary, through tsx, with a spec report on stdout and a JUnit one for the counts.

@@ -8,14 +8,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { it } from "node:test";
-import { Container, containerSkip } from "./_container.ts";
-import { ROOT, run, RUNTIME, runtimeArgv, sleep } from "./_helpers.ts";
+import { containerSkip, sharedContainer } from "../_container.ts";
+import { ROOT, run, RUNTIME, runtimeArgv, sleep } from "../_helpers.ts";
 
 const PORT = 8089;
 
 it(
   "handover unit's .socket and .service run the demo app under the real systemd, with READY and STATUS, and % and $ reach it as written",
-  { skip: containerSkip() },
+  { skip: containerSkip(), timeout: 300_000 },
   async () => {
     const name = `ho-demo-${RUNTIME}`;
     const [app, appArgs] = runtimeArgv(join(ROOT, "examples", "demo_server.ts"));
@@ -66,8 +66,7 @@ it(
       units[part.slice(0, newline).trim()] = part.slice(newline + 1);
     }
 
-    const container = await Container.boot(`cli-${RUNTIME}`);
-    let failure: unknown;
+    const container = await sharedContainer();
     try {
       await container.installUnits(units);
       const verify = await container.exec([
@@ -106,15 +105,8 @@ it(
       assert.equal(shown.SubState, "running");
       assert.equal(shown.StatusText, "Served 1 request");
       assert.equal(body.match(/pid (\d+)/)?.[1], shown.MainPID);
-    } catch (error) {
-      failure = error;
-      throw error;
     } finally {
-      const verdict = await container.stop().catch((error) => {
-        if (failure === undefined) throw error;
-        return String(error);
-      });
-      void verdict;
+      await container.exec(["systemctl", "stop", ...[name, hostile].flatMap((u) => [`${u}.socket`, `${u}.service`])]);
     }
   },
 );
