@@ -1,6 +1,7 @@
 // The handover launcher as a test runs it: one child process whose stderr lines are waited for, every wait bounded.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import http from "node:http";
 import { join } from "node:path";
 import process from "node:process";
 import { ROOT, runtimeArgv, sleep } from "./_helpers.ts";
@@ -8,7 +9,25 @@ import { ROOT, runtimeArgv, sleep } from "./_helpers.ts";
 /** The launcher's source entry (run in the runtime under test). */
 export const CLI: string = join(ROOT, "cli.ts");
 
-/** A launcher started by a test; every wait is bounded. */
+/** GET / on 127.0.0.1:port with a connection of its own; resolves with the body. */
+export function get(port: number, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(
+      { host: "127.0.0.1", port, path: "/", agent: false, headers: { connection: "close" } },
+      (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (d: string) => body += d);
+        response.on("end", () => resolve(body));
+        response.on("error", reject);
+      },
+    );
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on("error", reject);
+  });
+}
+
+/** A launcher started by a test, its output collected; every wait is bounded. */
 export class Launcher {
   readonly child: ChildProcess;
   stdout = "";
@@ -19,7 +38,7 @@ export class Launcher {
   constructor(
     args: readonly string[],
     env: Record<string, string> = {},
-    timeoutMs = 60_000,
+    timeoutMs = 90_000,
     cwd: string = ROOT,
   ) {
     const [command, argv] = runtimeArgv(CLI);
@@ -32,13 +51,28 @@ export class Launcher {
     this.child.stderr!.setEncoding("utf8");
     this.child.stdout!.on("data", (d: string) => this.stdout += d);
     this.child.stderr!.on("data", (d: string) => this.stderr += d);
-    this.killTimer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    this.killTimer = setTimeout(() => this.signal("SIGKILL"), timeoutMs);
     this.exited = new Promise((resolve) => {
-      this.child.on("close", (code, signal) => {
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const done = (code: number | null, signal: string | null) => {
         clearTimeout(this.killTimer);
+        clearTimeout(graceTimer);
         resolve({ code, signal });
-      });
+      };
+      this.child.on("close", done);
+      // A process that outlived the launcher keeps its stdout and stderr open, and "close" would never come.
+      this.child.on("exit", (code, signal) => graceTimer = setTimeout(() => done(code, signal), 2_000));
     });
+  }
+
+  /** The launcher's pid. */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** It has not exited yet. */
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** How many stderr lines match. */
@@ -47,20 +81,41 @@ export class Launcher {
   }
 
   /** Waits until `times` stderr lines match; returns the last match. */
-  async waitFor(pattern: RegExp, times = 1, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+  waitFor(pattern: RegExp, times = 1, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return this.waitForLines("stderr", pattern, times, timeoutMs);
+  }
+
+  /** Waits until `times` stdout lines match; returns the last match. */
+  waitForStdout(pattern: RegExp, times = 1, timeoutMs = 30_000): Promise<RegExpMatchArray> {
+    return this.waitForLines("stdout", pattern, times, timeoutMs);
+  }
+
+  private async waitForLines(
+    stream: "stdout" | "stderr",
+    pattern: RegExp,
+    times: number,
+    timeoutMs: number,
+  ): Promise<RegExpMatchArray> {
     const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const matches = this.stderr.split("\n").map((line) => pattern.exec(line)).filter((m) => m !== null);
+    for (let i = 0; i < 100_000; i++) {
+      const matches = this[stream].split("\n").map((line) => pattern.exec(line)).filter((m) => m !== null);
       if (matches.length >= times) return matches[times - 1]!;
-      if (Date.now() > deadline || this.child.exitCode !== null || this.child.signalCode !== null) {
-        await sleep(50);
-        throw new assert.AssertionError({
-          message:
-            `expected ${times}× ${pattern} on the launcher's stderr; stderr:\n${this.stderr}\nstdout:\n${this.stdout}`,
-        });
-      }
+      if (Date.now() > deadline || !this.running) break;
       await sleep(10);
     }
+    // Output that was on its way when the launcher ended.
+    await sleep(50);
+    const matches = this[stream].split("\n").map((line) => pattern.exec(line)).filter((m) => m !== null);
+    if (matches.length >= times) return matches[times - 1]!;
+    throw new assert.AssertionError({
+      message:
+        `expected ${times}× ${pattern} on the launcher's ${stream}; stderr:\n${this.stderr}\nstdout:\n${this.stdout}`,
+    });
+  }
+
+  /** The pids of every instance the launcher started (`~> started pid N`). */
+  get started(): number[] {
+    return [...this.stderr.matchAll(/^~> started pid (\d+)/gm)].map((m) => Number(m[1]));
   }
 
   /** Sends a signal and waits for the launcher to end. */
@@ -74,7 +129,7 @@ export class Launcher {
    * exit event report the signal sent instead of the launcher's exit code.
    */
   signal(signal: NodeJS.Signals): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(this.child.pid!, signal);
+    if (this.running) process.kill(this.pid, signal);
   }
 
   /** The port of the n-th socket line (`~> socket http://127.0.0.1:PORT/ -> fd #3`). */

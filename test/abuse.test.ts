@@ -21,7 +21,8 @@ import {
 } from "../mod.ts";
 import { bindSocket, listenSocket, openSocket } from "../src/fd/socket.ts";
 import { errnoError, errnoName, errnoNumber } from "../src/sys/errno.ts";
-import { alive, CLI, cli, get, killIfAlive, Launcher, scratch, waitUntil } from "./_abuse.ts";
+import { alive, cli, killIfAlive, scratch, waitUntil } from "./_abuse.ts";
+import { CLI, get, Launcher } from "./_launcher.ts";
 import { FIXTURES, guarded, lastJson, openFds, run, RUNTIME, runtimeArgv } from "./_helpers.ts";
 
 const SDAPP = join(FIXTURES, "cli", "sdapp.py");
@@ -271,7 +272,7 @@ for (const mode of ["overlap", "stop-first"] as const) {
       };
       const launcher = new Launcher(
         ["--restart-mode", mode, "-s", "http::0", "--", "python3", TREE_APP, "daemon", pidFile],
-        { env: { TREE_APP_QUIET: "1" } },
+        { TREE_APP_QUIET: "1" },
       );
       try {
         const port = await launcher.port();
@@ -332,9 +333,7 @@ it(
 it(
   "D6: a closed stdout and stderr never end the launcher: it keeps supervising and restarting the app",
   guarded(async () => {
-    const launcher = new Launcher(["-s", "http::0", "--", "python3", TREE_APP, "serve"], {
-      env: { TREE_APP_QUIET: "1" },
-    });
+    const launcher = new Launcher(["-s", "http::0", "--", "python3", TREE_APP, "serve"], { TREE_APP_QUIET: "1" });
     try {
       const port = await launcher.port();
       const first = await get(port);
@@ -399,7 +398,7 @@ it(
       assert.equal(result.code, status, args.join(" "));
     }
     // A client that connects and waits, and an app that exits at once: every exit finds a connection waiting.
-    const launcher = new Launcher(["--on-demand", "-s", "0", "--", "true"], { timeoutMs: 30_000 });
+    const launcher = new Launcher(["--on-demand", "-s", "0", "--", "true"], {}, 30_000);
     const client = net.connect(await launcher.port(), "127.0.0.1");
     client.on("error", () => {});
     try {

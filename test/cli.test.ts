@@ -4,7 +4,6 @@
 // and the unit/plist generators.
 import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import http from "node:http";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,29 +11,12 @@ import { it } from "node:test";
 import { findProgram } from "../src/cli/units.ts";
 import { FIXTURES, guarded, lastJson, run, runtimeArgv, sleep } from "./_helpers.ts";
 
-import { CLI, Launcher } from "./_launcher.ts";
+import { CLI, get, Launcher } from "./_launcher.ts";
 const SDAPP = join(FIXTURES, "cli", "sdapp.py");
 // A node:http app for the on-demand test (idle exit by IDLE_MS); it makes no claim about restarts.
 const HTTP_APP = join(FIXTURES, "cli", "http_app.mjs");
 const LISTEN_FDS_PY = join(FIXTURES, "cli", "listen_fds.py");
 const NODE = findProgram("node") ?? "node";
-
-function get(port: number, timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(
-      { host: "127.0.0.1", port, path: "/", agent: false, headers: { connection: "close" } },
-      (response) => {
-        let body = "";
-        response.setEncoding("utf8");
-        response.on("data", (d: string) => body += d);
-        response.on("end", () => resolve(body));
-        response.on("error", reject);
-      },
-    );
-    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    request.on("error", reject);
-  });
-}
 
 function scratch(): string {
   return mkdtempSync(join(tmpdir(), "handover-cli-"));
