@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { exchange } from "./_activate.ts";
 import { FIXTURES, ROOT, sleep } from "./_helpers.ts";
 
 /** What the package ships that the tests load, by export condition. */
@@ -206,24 +206,7 @@ export async function socketActivate(
 
 /** Connects to 127.0.0.1:`port`, sends nothing, and returns what the server says until it closes (bounded). */
 export function answer(port: number, timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, "127.0.0.1");
-    let text = "";
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no answer on port ${port} in ${timeoutMs} ms (got ${JSON.stringify(text)})`));
-    }, timeoutMs);
-    socket.setEncoding("utf8");
-    socket.on("data", (d: string) => text += d);
-    socket.once("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    socket.once("close", () => {
-      clearTimeout(timer);
-      resolve(text);
-    });
-  });
+  return exchange({ host: "127.0.0.1", port }, "", timeoutMs);
 }
 
 /** PATH with the directory of the runtime under test first (so `node` is the Node under test). */
