@@ -30,7 +30,7 @@ export interface AppConfig {
   readonly name: string;
   /** The program and its arguments. */
   readonly command: readonly string[];
-  /** Its working directory (relative to handover.json's directory, or to the launcher's). */
+  /** Its working directory (default, and what a relative one is relative to: handover.json's directory). */
   readonly cwd?: string;
   /** Variables set for it on top of the launcher's environment. */
   readonly env?: Readonly<Record<string, string>>;
@@ -84,8 +84,8 @@ export interface LauncherFile {
 export interface ResolvedApp {
   readonly name: string;
   readonly options: LaunchOptions;
-  /** Its working directory, absolute, or undefined for the launcher's. */
-  readonly cwd: string | undefined;
+  /** Its working directory, absolute (default: the directory of handover.json, or the launcher's). */
+  readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
   /** Milliseconds, or undefined. */
   readonly idleTimeoutMs: number | undefined;
@@ -227,7 +227,7 @@ export function resolveApp(app: unknown, field: string, baseDir: string = proces
       }
     },
   );
-  let cwd: string | undefined;
+  let cwd: string = baseDir;
   if (app.cwd !== undefined) {
     if (typeof app.cwd !== "string" || app.cwd === "") {
       throw new ConfigError(`${field}.cwd`, `expected a directory, got ${describe(app.cwd)}`);
@@ -267,7 +267,7 @@ export function resolveApp(app: unknown, field: string, baseDir: string = proces
     throw new ConfigError(`${field}.fdstore`, `expected at most ${MAX_APP_FDS} fds for the app with its sockets`);
   }
   const watch = (optional("watch", (v, f) => stringList(v, f, false)) ?? []).map((p) =>
-    isAbsolute(p) ? p : resolve(cwd ?? baseDir, p)
+    isAbsolute(p) ? p : resolve(cwd, p)
   );
   const options: LaunchOptions = {
     mode: "launch",
