@@ -185,7 +185,8 @@ function duration(value: unknown, field: string, min = 0): number {
   try {
     return parseDuration(value, field, min);
   } catch (error) {
-    throw new ConfigError(field, (error as Error).message.replace(/ after \S+,/, ","));
+    const message = (error as Error).message.replace(/ after \S+,/, ",");
+    throw new ConfigError(field, message[0]!.toLowerCase() + message.slice(1));
   }
 }
 

@@ -13,6 +13,7 @@
  */
 
 import { EventEmitter } from "node:events";
+import { launcherHandoff } from "../activation/handoff.ts";
 import { system } from "../ffi/system.ts";
 import { openConnections } from "./activity.ts";
 import type { AppState } from "./app_state.ts";
@@ -523,6 +524,8 @@ export class Launcher {
   close(options: { readonly force?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.entries.keys()].map((name) => this.stop(name, options)));
+      // The launcher's spare copies of the sockets it passed (kept for the next start) go too.
+      launcherHandoff([], process.pid);
       for (const entry of this.entries.values()) {
         closeListeners(distinctListeners(entry.sets));
         for (const receiver of entry.receivers) receiver?.close();

@@ -793,9 +793,13 @@ export class Supervisor {
     stopReason: StopReason | undefined = app?.stopReason,
   ): void {
     if (this.phase === "done") return;
-    this.lastStatus = status;
+    if (!this.shuttingDown) this.lastStatus = status;
     if (this.shuttingDown) {
-      this.finish(status);
+      // A stop during an overlapped restart: the launcher is done once the last instance is gone, with the status
+      // of the one that served.
+      if (stopReason !== "replaced" && stopReason !== "unready") this.lastStatus = status;
+      if (this.instances.size > 0) return;
+      this.finish(this.lastStatus);
       return;
     }
     const reason = stopReason ?? (app?.reloadRequested ? "restart" : undefined);
