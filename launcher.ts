@@ -35,6 +35,8 @@ export {
   Launcher,
   type LauncherConfig,
   type LauncherEvents,
+  type NotifyAccess,
+  type RestartPolicy,
   type SupervisorPhase,
 } from "./src/cli/launcher.ts";
 export { ConfigError } from "./src/cli/config.ts";

@@ -33,7 +33,9 @@ export function writeDocBlock(dir: string, fileName: string, code: string): stri
   const rewritten = code.replace(
     /(from\s*|import\(\s*)"(?:jsr:|npm:)?(?:@handover\/handover|handover)(\/activation|\/launcher)?"/g,
     (_all, before: string, entry: string | undefined) =>
-      `${before}"${url(entry === "/activation" ? builds.activation : entry === "/launcher" ? builds.launcher : builds.main)}"`,
+      `${before}"${
+        url(entry === "/activation" ? builds.activation : entry === "/launcher" ? builds.launcher : builds.main)
+      }"`,
   );
   mkdirSync(dir, { recursive: true });
   const path = join(dir, fileName);

@@ -24,7 +24,10 @@ type Schema = Record<string, unknown>;
 
 function schemaErrors(schema: Schema, value: unknown, path = "", root: Schema = schema): string[] {
   if (typeof schema.$ref === "string") {
-    const target = schema.$ref.replace(/^#\//, "").split("/").reduce((s: any, key) => s[key], root);
+    const target = schema.$ref.replace(/^#\//, "").split("/").reduce(
+      (s: Schema, key) => s[key] as Schema,
+      root,
+    );
     return schemaErrors(target, value, path, root);
   }
   const errors: string[] = [];
@@ -42,7 +45,7 @@ function schemaErrors(schema: Schema, value: unknown, path = "", root: Schema = 
       ? Array.isArray(value)
       : t === "integer"
       ? Number.isInteger(value)
-      : typeof value === t;
+      : (typeof value as string) === t;
   if (type !== undefined && !isType(type)) return [...errors, `${at}: not ${type}`];
   if (typeof value === "string") {
     if (typeof schema.pattern === "string" && !new RegExp(schema.pattern, "u").test(value)) {

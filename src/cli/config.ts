@@ -17,9 +17,10 @@ import {
   type NotifyAccess,
   parseDuration,
   type RestartPolicy,
-  UsageError,
 } from "./args.ts";
 import { parseSocketSpec, SpecError } from "./spec.ts";
+
+export type { NotifyAccess, RestartPolicy } from "./args.ts";
 
 /** A duration: seconds as a number, or a string like `"1.5s"`, `"500ms"` or `"1min"`. */
 export type Duration = number | string;
@@ -92,7 +93,7 @@ export interface ResolvedApp {
 }
 
 /** A handover.json or an app that does not validate; the message starts with the field's path. */
-export class ConfigError extends UsageError {
+export class ConfigError extends Error {
   /** The path of the field, as in `apps[2].sockets[0]`. */
   readonly field: string;
 

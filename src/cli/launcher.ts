@@ -17,7 +17,6 @@ import { launcherHandoff } from "../activation/handoff.ts";
 import { system } from "../ffi/system.ts";
 import { openConnections } from "./activity.ts";
 import type { AppState } from "./app_state.ts";
-import type { LaunchOptions } from "./args.ts";
 import { type AppConfig, ConfigError, resolveApp, type ResolvedApp } from "./config.ts";
 import { LogBook } from "./control.ts";
 import { FdStore } from "./fdstore.ts";
@@ -34,7 +33,7 @@ import { Supervisor, type SupervisorHooks, type SupervisorOutput, type Superviso
 import { readableNow } from "./wakeup.ts";
 import { WorkerPool } from "./workers.ts";
 
-export type { AppConfig, Duration } from "./config.ts";
+export type { AppConfig, Duration, NotifyAccess, RestartPolicy } from "./config.ts";
 export type { AppState, SupervisorPhase } from "./app_state.ts";
 
 /** The events of a {@link Launcher}, by name: each listener gets one object. */
@@ -137,6 +136,28 @@ interface Entry {
   readonly pids: Set<number>;
 }
 
+/** Each launcher's log books, by app, for `handover up`'s control socket (not part of the API). */
+const LOG_BOOKS = new WeakMap<Launcher, Map<string, LogBook>>();
+
+/**
+ * An app's log lines (the launcher's lines about it, and what `handover up` adds), for `handover logs`.
+ *
+ * @param launcher The launcher.
+ * @param name The app's name.
+ * @returns Its log book.
+ * @throws {RangeError} When there is no app of that name.
+ *
+ * @example
+ * ```ts ignore
+ * launcherLogBook(launcher, "web").follow((line) => console.log(line));
+ * ```
+ */
+export function launcherLogBook(launcher: Launcher, name: string): LogBook {
+  const book = LOG_BOOKS.get(launcher)?.get(name);
+  if (book === undefined) throw new RangeError(`No app named ${JSON.stringify(name)} in this launcher`);
+  return book;
+}
+
 /** How often an idle-timeout app is looked at, at most. */
 const IDLE_TICK_MS = 1_000;
 
@@ -191,6 +212,13 @@ export class Launcher {
    * @param event The event's name.
    * @param listener Called with the event.
    * @returns The launcher.
+   *
+   * @example Log every start
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher();
+   * launcher.on("start", ({ name, pid }) => console.log(`${name}: pid ${pid}`));
+   * ```
    */
   on<K extends keyof LauncherEvents>(event: K, listener: (event: LauncherEvents[K]) => void): this {
     this.emitter.on(event, listener);
@@ -203,6 +231,13 @@ export class Launcher {
    * @param event The event's name.
    * @param listener Called with the event.
    * @returns The launcher.
+   *
+   * @example Wait for the first app to be ready
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher();
+   * const ready = new Promise((resolve) => launcher.once("ready", resolve));
+   * ```
    */
   once<K extends keyof LauncherEvents>(event: K, listener: (event: LauncherEvents[K]) => void): this {
     this.emitter.once(event, listener);
@@ -215,12 +250,21 @@ export class Launcher {
    * @param event The event's name.
    * @param listener The listener given to {@link Launcher.on}.
    * @returns The launcher.
+   *
+   * @example
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher();
+   * const log = ({ name }: { name: string }) => console.log(`${name} started`);
+   * launcher.on("start", log).off("start", log);
+   * ```
    */
   off<K extends keyof LauncherEvents>(event: K, listener: (event: LauncherEvents[K]) => void): this {
     this.emitter.off(event, listener);
     return this;
   }
 
+  /** Emits an event; `error` without a listener is dropped, not thrown. */
   private emit<K extends keyof LauncherEvents>(event: K, value: LauncherEvents[K]): void {
     if (event === "error" && this.emitter.listenerCount("error") === 0) return;
     this.emitter.emit(event, value);
@@ -233,11 +277,21 @@ export class Launcher {
    * @returns Its sockets, described (`http://127.0.0.1:41234/`), ports filled in.
    * @throws {ConfigError} When it does not validate or its name is taken.
    * @throws {ListenerError} When a socket cannot be bound.
+   *
+   * @example Add an app on a free port
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher();
+   * const [url] = launcher.add({ name: "web", command: ["node", "server.js"], sockets: ["http::0"] });
+   * url; // "http://127.0.0.1:41234/"
+   * await launcher.close();
+   * ```
    */
   add(app: AppConfig): string[] {
     return this.addResolved(resolveApp(app, "app", this.baseDir));
   }
 
+  /** Binds an app's sockets and opens its notify sockets and fd stores. */
   private addResolved(app: ResolvedApp): string[] {
     if (this.closing !== undefined) throw new Error("the launcher is closed");
     if (this.entries.has(app.name)) throw new ConfigError("name", `${JSON.stringify(app.name)} is taken already`);
@@ -263,12 +317,16 @@ export class Launcher {
       for (const receiver of receivers) receiver?.close();
       throw error;
     }
+    const book = new LogBook();
+    let books = LOG_BOOKS.get(this);
+    if (books === undefined) LOG_BOOKS.set(this, books = new Map());
+    books.set(app.name, book);
     this.entries.set(app.name, {
       app,
       sets,
       receivers,
       stores,
-      book: new LogBook(),
+      book,
       runner: undefined,
       running: undefined,
       ready: false,
@@ -282,6 +340,7 @@ export class Launcher {
     return sets[0]!.map(describeListener);
   }
 
+  /** The app of that name, or a RangeError. */
   private entry(name: string): Entry {
     const entry = this.entries.get(name);
     if (entry === undefined) throw new RangeError(`No app named ${JSON.stringify(name)} in this launcher`);
@@ -296,6 +355,15 @@ export class Launcher {
    * does not send READY=1: once started), or at once for an on-demand app, which waits for its first connection.
    * @throws {AppStartError} When the app ends for good before it is ready.
    * @throws {RangeError} When there is no app of that name.
+   *
+   * @example Start an on-demand app: it waits for its first connection
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"], sockets: ["http::0"], onDemand: true }] });
+   * await launcher.start("web");
+   * launcher.apps()[0]!.phase; // "waiting"
+   * await launcher.close();
+   * ```
    */
   async start(name?: string): Promise<void> {
     if (name === undefined) {
@@ -309,6 +377,7 @@ export class Launcher {
     await new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject }));
   }
 
+  /** Runs an app's supervisor (or worker pool) with hooks that turn into events. */
   private run(entry: Entry): void {
     const name = entry.app.name;
     const o = entry.app.options;
@@ -379,6 +448,7 @@ export class Launcher {
     });
   }
 
+  /** The app is ready: the callers of start() go on. */
   private readied(entry: Entry): void {
     entry.ready = true;
     for (const waiter of entry.waiters.splice(0)) waiter.resolve();
@@ -412,6 +482,16 @@ export class Launcher {
    * @param options `force`: SIGKILL at once.
    * @returns Its last exit status (0 when it was not running).
    * @throws {RangeError} When there is no app of that name.
+   *
+   * @example
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"], sockets: ["http::0"], onDemand: true }] });
+   * await launcher.start("web");
+   * await launcher.stop("web"); // 0
+   * launcher.apps()[0]!.supervised; // false
+   * await launcher.close();
+   * ```
    */
   async stop(name: string, options: { readonly force?: boolean } = {}): Promise<number> {
     const entry = this.entry(name);
@@ -430,6 +510,15 @@ export class Launcher {
    * @param name The app's name.
    * @returns Resolves once the new instance took over (or failed to, and the old one serves on).
    * @throws {RangeError} When there is no app of that name.
+   *
+   * @example
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"], sockets: ["http::0"], onDemand: true }] });
+   * await launcher.start("web");
+   * await launcher.restart("web"); // waiting for a connection: nothing to replace
+   * await launcher.close();
+   * ```
    */
   async restart(name: string): Promise<void> {
     const entry = this.entry(name);
@@ -443,11 +532,20 @@ export class Launcher {
    * Snapshots of every app, in the order they were added.
    *
    * @returns Each app's name, sockets, phase, pid, readiness, restarts and last status.
+   *
+   * @example
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"], sockets: ["web=http::0"] }] });
+   * launcher.apps().map((app) => `${app.name} ${app.phase}`); // ["web idle"]
+   * await launcher.close();
+   * ```
    */
   apps(): AppSnapshot[] {
     return [...this.entries.values()].map((entry) => this.snapshot(entry));
   }
 
+  /** One app's snapshot. */
   private snapshot(entry: Entry): AppSnapshot {
     const sockets = entry.sets[0]!.map(describeListener);
     const runner = entry.runner;
@@ -478,6 +576,7 @@ export class Launcher {
     };
   }
 
+  /** How many instances were started beyond the first (of each worker). */
   private restarts(entry: Entry): number {
     return Math.max(entry.starts - entry.app.options.workers, 0);
   }
@@ -486,32 +585,17 @@ export class Launcher {
    * The names of the apps.
    *
    * @returns The names, in the order the apps were added.
+   *
+   * @example
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"] }] });
+   * launcher.names(); // ["web"]
+   * await launcher.close();
+   * ```
    */
   names(): string[] {
     return [...this.entries.keys()];
-  }
-
-  /**
-   * An app's log lines (the launcher's lines about it, and with `output: "pipe"` what it printed), for
-   * `handover logs`.
-   *
-   * @param name The app's name.
-   * @returns Its log book.
-   * @throws {RangeError} When there is no app of that name.
-   */
-  logBook(name: string): LogBook {
-    return this.entry(name).book;
-  }
-
-  /**
-   * The options an app runs with, as `handover`'s command line would give them.
-   *
-   * @param name The app's name.
-   * @returns Its options.
-   * @throws {RangeError} When there is no app of that name.
-   */
-  options(name: string): LaunchOptions {
-    return this.entry(name).app.options;
   }
 
   /**
@@ -520,6 +604,13 @@ export class Launcher {
    *
    * @param options `force`: SIGKILL at once.
    * @returns Resolves once every app's processes are gone and the sockets are closed.
+   *
+   * @example
+   * ```ts
+   * import { Launcher } from "../../launcher.ts";
+   * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"], sockets: ["http::0"] }] });
+   * await launcher.close({ force: true });
+   * ```
    */
   close(options: { readonly force?: boolean } = {}): Promise<void> {
     this.closing ??= (async () => {

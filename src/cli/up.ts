@@ -15,7 +15,7 @@ import { basename, dirname, resolve } from "node:path";
 import { UsageError } from "./args.ts";
 import { APP_NAME, ConfigError, parseLauncherFile } from "./config.ts";
 import { ControlServer } from "./control.ts";
-import { Launcher } from "./launcher.ts";
+import { Launcher, launcherLogBook } from "./launcher.ts";
 import { printable } from "./text.ts";
 
 /** Where `handover up` writes. */
@@ -147,12 +147,18 @@ export async function up(argv: readonly string[], out: UpOutput): Promise<number
     }]),
   );
 
-  const launcher = new Launcher({ apps: (json as { apps: [] }).apps, baseDir: dirname(path), output: "pipe" });
+  let launcher: Launcher;
+  try {
+    launcher = new Launcher({ apps: (json as { apps: [] }).apps, baseDir: dirname(path), output: "pipe" });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(`${args.file}: ${error.message}`);
+    throw error;
+  }
   launcher.on("log", ({ name, level, line }) => {
     if (level === "warn" || !args.quiet) out.stderr(`${prefixes.get(name)}~> ${printable(line)}\n`);
   });
   launcher.on("output", ({ name, stream, text }) => {
-    for (const line of text.replace(/\n$/, "").split("\n")) launcher.logBook(name).add(line);
+    for (const line of text.replace(/\n$/, "").split("\n")) launcherLogBook(launcher, name).add(line);
     writers.get(name)![stream](text);
   });
   launcher.on("error", () => {}); // logged as warnings already
@@ -168,7 +174,7 @@ export async function up(argv: readonly string[], out: UpOutput): Promise<number
       launcher.apps().map((app) => ({
         name: app.name,
         sockets: app.sockets,
-        book: launcher.logBook(app.name),
+        book: launcherLogBook(launcher, app.name),
         target: {
           state: () => launcher.apps().find((a) => a.name === app.name)!,
           request: (action: "restart" | "stop") => {
