@@ -15,7 +15,7 @@
 import { EventEmitter } from "node:events";
 import { launcherHandoff } from "../activation/handoff.ts";
 import { system } from "../ffi/system.ts";
-import { openConnections } from "./activity.ts";
+import { ConnectionWatch } from "./activity.ts";
 import type { AppState } from "./app_state.ts";
 import { type AppConfig, ConfigError, resolveApp, type ResolvedApp } from "./config.ts";
 import { LogBook } from "./control.ts";
@@ -457,6 +457,7 @@ export class Launcher {
   /** `idleTimeout`: stops the app once it has had no connection (open or queued) for that long. */
   private watchIdle(entry: Entry, idleMs: number): void {
     const listeners = entry.sets[0]!;
+    const connections = new ConnectionWatch(listeners);
     entry.idleTimer = setInterval(() => {
       const runner = entry.runner;
       if (!(runner instanceof Supervisor)) return;
@@ -466,7 +467,7 @@ export class Launcher {
         entry.lastActive = now;
         return;
       }
-      const busy = openConnections(listeners) > 0 || readableNow(listeners.map((l) => l.fd)).length > 0;
+      const busy = readableNow(listeners.map((l) => l.fd)).length > 0 || connections.open(state.pid) > 0;
       if (busy) entry.lastActive = now;
       else if (now - entry.lastActive >= idleMs && runner.idleStop()) {
         this.emit("idle", { name: entry.app.name, pid: state.pid });
