@@ -66,7 +66,7 @@ for (let round = 0; round < rounds; round++) {
   const ports = [...stderr.matchAll(/^(\S+) +\| ~> socket http:\/\/127\.0\.0\.1:(\d+)\/$/gm)].map((m) => [m[1], +m[2]]);
   const cold = {};
   for (const [name, port] of ports) cold[name] = await firstByte(port);
-  await sleep(500);
+  await sleep(3000);
   const running = { ...usage(launcher.pid), cpu: await cpuShare(launcher.pid, 3000) };
   launcher.kill("SIGTERM");
   await new Promise((resolve) => launcher.on("close", resolve));

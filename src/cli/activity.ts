@@ -9,7 +9,8 @@
  * @module
  */
 
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { Buffer } from "node:buffer";
+import { closeSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import type { Listener } from "./listeners.ts";
 
 /** TCP states that count as a connection in use: ESTABLISHED, SYN_RECV (include/net/tcp_states.h). */
@@ -17,11 +18,36 @@ const TCP_BUSY = new Set(["01", "03"]);
 /** SS_CONNECTED in /proc/net/unix's St column. */
 const UNIX_CONNECTED = "03";
 
-function read(path: string): string[] {
+/**
+ * Calls `each` with every line of a `/proc` table but the header, read in chunks: on a host with many connections
+ * `/proc/net/tcp` runs to megabytes, which as one string would grow the launcher's heap for good.
+ */
+function eachLine(path: string, each: (line: string) => void): void {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8").split("\n").slice(1);
+    fd = openSync(path, "r");
   } catch {
-    return [];
+    return;
+  }
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    let rest = "";
+    let header = true;
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n <= 0) break;
+      const lines = (rest + buffer.toString("latin1", 0, n)).split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) {
+        if (header) header = false;
+        else each(line);
+      }
+    }
+    if (rest !== "" && !header) each(rest);
+  } catch {
+    // the table cannot be read: no connections seen
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -54,22 +80,22 @@ export function connectionInodes(listeners: readonly Listener[]): Set<string> {
   const inodes = new Set<string>();
   if (ports.size > 0) {
     for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-      for (const line of read(file)) {
+      eachLine(file, (line) => {
         // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
         const columns = line.trim().split(/\s+/);
         const local = columns[1];
-        if (local === undefined || !TCP_BUSY.has(columns[3] ?? "")) continue;
+        if (local === undefined || !TCP_BUSY.has(columns[3] ?? "")) return;
         if (ports.has(local.slice(local.lastIndexOf(":") + 1))) inodes.add(columns[9] ?? "");
-      }
+      });
     }
   }
   if (paths.size > 0) {
-    for (const line of read("/proc/net/unix")) {
+    eachLine("/proc/net/unix", (line) => {
       // Num RefCount Protocol Flags Type St Inode Path
       const columns = line.trim().split(/\s+/);
-      if (columns[5] !== UNIX_CONNECTED || columns.length < 8) continue;
+      if (columns[5] !== UNIX_CONNECTED || columns.length < 8) return;
       if (paths.has(columns.slice(7).join(" "))) inodes.add(columns[6] ?? "");
-    }
+    });
   }
   return inodes;
 }
