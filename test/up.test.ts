@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -362,8 +363,16 @@ it(
       assert.match(await get(Number(new URL(url!).port)), /^hello from \d+\n$/);
       await launcher.start("lazy"); // resolves at once: it waits for its first connection
       assert.equal(launcher.apps()[1]!.phase, "waiting");
+      let idled = false;
+      const idle = new Promise<void>((resolve) => launcher.once("idle", () => resolve(idled = true)));
+      // An open connection keeps it running past its idle timeout (300 ms); once closed, it is stopped.
+      const held = connect({ host: "127.0.0.1", port: Number(new URL(lazyUrl!).port) });
+      await new Promise((resolve) => held.once("connect", resolve));
       assert.match(await get(Number(new URL(lazyUrl!).port)), /^hello from \d+\n$/);
-      await new Promise<void>((resolve) => launcher.once("idle", () => resolve()));
+      await sleep(1_500);
+      assert.equal(idled, false, "an app with an open connection is not idle");
+      held.destroy();
+      await idle;
       await launcher.restart("plain");
       assert.equal(launcher.apps()[0]!.restarts, 1);
       assert.equal(await launcher.stop("plain"), 0);
