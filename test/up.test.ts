@@ -364,7 +364,12 @@ it(
       await launcher.start("lazy"); // resolves at once: it waits for its first connection
       assert.equal(launcher.apps()[1]!.phase, "waiting");
       let idled = false;
-      const idle = new Promise<void>((resolve) => launcher.once("idle", () => resolve(idled = true)));
+      const idle = new Promise<void>((resolve) =>
+        launcher.once("idle", () => {
+          idled = true;
+          resolve();
+        })
+      );
       // An open connection keeps it running past its idle timeout (300 ms); once closed, it is stopped.
       const held = connect({ host: "127.0.0.1", port: Number(new URL(lazyUrl!).port) });
       await new Promise((resolve) => held.once("connect", resolve));
