@@ -14,6 +14,8 @@ import { defineConfig, type Options } from "tsup";
 //   Node and Bun);
 // - dist/activation-node.js, dist/activation-bun.js, dist/activation.js, dist/activation.cjs: the start-up
 //   entry (`handover/activation`) the same ways (CommonJS: src/activation/commonjs.ts);
+// - dist/launcher-node.js, dist/launcher-bun.js, dist/launcher.js: the launcher API (`handover/launcher`), ES
+//   modules only;
 // - dist/cli.js: the launcher, on its own chunks;
 // - jsr/activation.js: the start-up entry for JSR, which otherwise serves the TypeScript
 //   modules (jsr.json exports it; not part of the npm package).
@@ -136,6 +138,23 @@ export default defineConfig([
       ),
     ],
   },
+  // The launcher API (handover/launcher): one module for Node and one for Bun, and the rest as dist/mod.js. ES
+  // modules only (it loads the FFI with a top-level await).
+  {
+    ...common,
+    entry: { "launcher-node": "launcher.ts" },
+    format: ["esm"],
+    splitting: false,
+    esbuildPlugins: [only("node", ["node"], npmBuildOnly("launcher-node.js", "node"))],
+  },
+  {
+    ...common,
+    entry: { "launcher-bun": "launcher.ts" },
+    format: ["esm"],
+    splitting: false,
+    esbuildPlugins: [only("bun", BUN_KEEPS, npmBuildOnly("launcher-bun.js", "bun"))],
+  },
+  { ...common, entry: { launcher: "launcher.ts" }, format: ["esm"], dts: true, splitting: true },
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true },
   // import.meta.url shimmed in CommonJS (the Node backend resolves koffi with createRequire).
   {

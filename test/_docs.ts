@@ -8,9 +8,9 @@ import { pathToFileURL } from "node:url";
 import { ROOT, RUNTIME } from "./_helpers.ts";
 
 const BUILDS = {
-  node: { main: "dist/node.js", activation: "dist/activation-node.js" },
-  bun: { main: "dist/bun.js", activation: "dist/activation-bun.js" },
-  deno: { main: "mod.ts", activation: "activation.ts" },
+  node: { main: "dist/node.js", activation: "dist/activation-node.js", launcher: "dist/launcher-node.js" },
+  bun: { main: "dist/bun.js", activation: "dist/activation-bun.js", launcher: "dist/launcher-bun.js" },
+  deno: { main: "mod.ts", activation: "activation.ts", launcher: "launcher.ts" },
 } as const;
 
 /**
@@ -31,9 +31,11 @@ export function writeDocBlock(dir: string, fileName: string, code: string): stri
   const builds = BUILDS[RUNTIME];
   const url = (path: string) => pathToFileURL(join(ROOT, path)).href;
   const rewritten = code.replace(
-    /(from\s*|import\(\s*)"(?:jsr:|npm:)?(?:@handover\/handover|handover)(\/activation)?"/g,
-    (_all, before: string, activation: string | undefined) =>
-      `${before}"${url(activation ? builds.activation : builds.main)}"`,
+    /(from\s*|import\(\s*)"(?:jsr:|npm:)?(?:@handover\/handover|handover)(\/activation|\/launcher)?"/g,
+    (_all, before: string, entry: string | undefined) =>
+      `${before}"${
+        url(entry === "/activation" ? builds.activation : entry === "/launcher" ? builds.launcher : builds.main)
+      }"`,
   );
   mkdirSync(dir, { recursive: true });
   const path = join(dir, fileName);

@@ -420,6 +420,7 @@ Usage: handover [options] -- COMMAND [ARGS...]
        handover unit [options] -- COMMAND [ARGS...]    print a systemd .socket + .service pair
        handover plist [options] -- COMMAND [ARGS...]   print a launchd plist
        handover probes [--health ADDR] [-- COMMAND...] print Kubernetes probes and a Dockerfile
+       handover up [-f FILE]                           run every app of handover.json (up --help)
        handover status [NAME] | restart NAME | stop NAME | logs NAME
                                                        ask a running launcher (control socket)
 

@@ -31,6 +31,17 @@ export interface ControlTarget {
   request(action: "restart" | "stop", why: string): void;
 }
 
+/** One app a control socket answers for. */
+export interface ControlEntry {
+  /** The app's name, as `handover restart NAME` gives it. */
+  readonly name: string;
+  readonly target: ControlTarget;
+  /** Its sockets, described, for `status`. */
+  readonly sockets: readonly string[];
+  /** Its log lines, for `logs`. */
+  readonly book: LogBook;
+}
+
 /** The credentials of a unix socket's peer (`struct ucred`). */
 export interface PeerCredentials {
   readonly pid: number;
@@ -237,28 +248,17 @@ export class ControlServer {
   readonly path: string;
   private readonly fd: number;
   private readonly name: string;
-  private readonly target: ControlTarget;
-  private readonly sockets: readonly string[];
-  private readonly book: LogBook;
+  private readonly entries: () => readonly ControlEntry[];
   private readonly wakeup: Wakeup;
   private readonly uid = process.getuid?.() ?? 0;
   private readonly connections = new Set<() => void>();
   private closed = false;
 
-  private constructor(
-    path: string,
-    fd: number,
-    name: string,
-    target: ControlTarget,
-    sockets: readonly string[],
-    book: LogBook,
-  ) {
+  private constructor(path: string, fd: number, name: string, entries: () => readonly ControlEntry[]) {
     this.path = path;
     this.fd = fd;
     this.name = name;
-    this.target = target;
-    this.sockets = sockets;
-    this.book = book;
+    this.entries = entries;
     setSignalDriven(fd, true);
     this.wakeup = new Wakeup(() => this.acceptAll());
   }
@@ -280,6 +280,24 @@ export class ControlServer {
    * ```
    */
   static open(name: string, target: ControlTarget, sockets: readonly string[], book: LogBook): ControlServer {
+    return ControlServer.openMany(name, () => [{ name, target, sockets, book }]);
+  }
+
+  /**
+   * Opens the control socket of a launcher of several apps (`handover up`): `status` lists every app,
+   * `restart|stop|logs NAME` address one by its name.
+   *
+   * @param name The launcher's name (the file's name).
+   * @param entries The apps, asked at each request.
+   * @returns The server.
+   * @throws {HandoverError} `EADDRINUSE` when a running launcher already answers at that name, or the bind error.
+   *
+   * @example
+   * ```ts ignore
+   * const control = ControlServer.openMany("shop", () => apps.map((app) => app.controlEntry()));
+   * ```
+   */
+  static openMany(name: string, entries: () => readonly ControlEntry[]): ControlServer {
     const path = join(controlDirectory(true), `${name}.sock`);
     if (answers(path)) {
       throw new HandoverError("EADDRINUSE", `Another launcher answers at ${path} (see --name)`);
@@ -298,7 +316,7 @@ export class ControlServer {
       close(fd);
       throw error;
     }
-    return new ControlServer(path, fd, name, target, sockets, book);
+    return new ControlServer(path, fd, name, entries);
   }
 
   /**
@@ -387,24 +405,37 @@ export class ControlServer {
       end();
       return;
     }
-    if (request.command !== "status" && request.name !== this.name) {
-      send({ error: `no app named ${JSON.stringify(request.name ?? "")} here (this launcher runs ${this.name})` });
+    const entries = this.entries();
+    const entry = entries.find((e) => e.name === request.name);
+    // `status` without a name (or with this launcher's own name): every app.
+    if (request.command === "status" && entry === undefined && (request.name ?? this.name) === this.name) {
+      send({ text: entries.map((e) => statusText(e.name, e.target.state(), e.sockets, Date.now())).join("\n") });
+      end();
+      return;
+    }
+    if (entry === undefined) {
+      send({
+        error: `no app named ${JSON.stringify(request.name ?? "")} here (this launcher runs ${
+          entries.map((e) => e.name).join(", ")
+        })`,
+        missing: true,
+      });
       end();
       return;
     }
     switch (request.command) {
       case "status":
-        send({ text: statusText(this.name, this.target.state(), this.sockets, Date.now()) });
+        send({ text: statusText(entry.name, entry.target.state(), entry.sockets, Date.now()) });
         end();
         return;
       case "restart":
       case "stop":
-        this.target.request(request.command, `handover ${request.command}`);
-        send({ text: `${request.command === "restart" ? "restarting" : "stopping"} ${this.name}\n` });
+        entry.target.request(request.command, `handover ${request.command}`);
+        send({ text: `${request.command === "restart" ? "restarting" : "stopping"} ${entry.name}\n` });
         end();
         return;
       case "logs":
-        unfollow = this.book.follow((line) => send({ line }));
+        unfollow = entry.book.follow((line) => send({ line }));
         // Until the client goes: its end of stream.
         stream.readable.pipeTo(new WritableStream()).catch(() => {}).finally(end);
         return;
@@ -494,25 +525,43 @@ export async function controlCommand(argv: readonly string[], out: ControlOutput
     );
     return 3;
   }
-  const names = name !== undefined
-    ? [name]
-    : readdirSync(directory).filter((f) => f.endsWith(".sock")).map((f) => f.slice(0, -5)).sort();
-  if (names.length === 0) {
-    out.stderr("handover: no launcher is running for this user\n");
-    return 3;
+  const launchers = readdirSync(directory).filter((f) => f.endsWith(".sock")).map((f) => f.slice(0, -5)).sort();
+  if (name === undefined) {
+    if (launchers.length === 0) {
+      out.stderr("handover: no launcher is running for this user\n");
+      return 3;
+    }
+    let code = 0;
+    for (const launcher of launchers) {
+      // Without a name, a launcher answers for every app it runs.
+      const result = await ask(join(directory, `${launcher}.sock`), { command: "status" }, out, launcher);
+      if (result !== 0) code = result;
+    }
+    return code;
   }
-  let code = 0;
-  for (const app of names) {
-    const result = await ask(join(directory, `${app}.sock`), {
-      command: command as ControlRequest["command"],
-      name: app,
-    }, out);
-    if (result !== 0) code = result;
+  // The launcher named after the app first, then every other one: a launcher of several apps (handover up)
+  // answers for each of its apps by name.
+  const order = [name, ...launchers.filter((l) => l !== name)];
+  for (const launcher of order) {
+    const path = join(directory, `${launcher}.sock`);
+    if (launcher === name && !launchers.includes(name)) continue;
+    const result = await ask(path, { command: command as ControlRequest["command"], name }, out, name, true);
+    if (result !== MISSING) return result;
   }
-  return code;
+  out.stderr(`handover: no running launcher has an app named ${JSON.stringify(name)}\n`);
+  return 3;
 }
 
-async function ask(path: string, request: ControlRequest, out: ControlOutput): Promise<number> {
+/** What {@link ask} returns when the launcher has no app of the name asked for. */
+const MISSING = -1;
+
+async function ask(
+  path: string,
+  request: ControlRequest,
+  out: ControlOutput,
+  label: string = request.name ?? "",
+  quietWhenMissing = false,
+): Promise<number> {
   const { createConnection } = await import("node:net");
   return await new Promise<number>((resolve) => {
     let code = 0;
@@ -526,14 +575,18 @@ async function ask(path: string, request: ControlRequest, out: ControlOutput): P
       while ((newline = buffer.indexOf("\n")) >= 0) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
-        let message: { text?: string; line?: string; error?: string };
+        let message: { text?: string; line?: string; error?: string; missing?: boolean };
         try {
           message = JSON.parse(line);
         } catch {
           continue;
         }
-        if (message.error !== undefined) {
-          out.stderr(`handover: ${request.name}: ${printable(message.error)}\n`);
+        // Launchers of an earlier version say "no app named" without `missing`.
+        const missing = message.missing === true || message.error?.startsWith("no app named ") === true;
+        if (message.error !== undefined && missing && quietWhenMissing) {
+          code = MISSING;
+        } else if (message.error !== undefined) {
+          out.stderr(`handover: ${label}: ${printable(message.error)}\n`);
           code = 1;
         }
         if (message.text !== undefined) out.stdout(message.text);
@@ -542,8 +595,12 @@ async function ask(path: string, request: ControlRequest, out: ControlOutput): P
     });
     socket.on("error", (error: NodeJS.ErrnoException) => {
       if (code !== 0) return; // the launcher said why already
+      if (quietWhenMissing && (error.code === "ECONNREFUSED" || error.code === "ENOENT")) {
+        code = MISSING; // a stale socket file: try the next launcher
+        return;
+      }
       out.stderr(
-        `handover: cannot reach ${request.name} at ${path}: ${
+        `handover: cannot reach ${label} at ${path}: ${
           error.code === "ECONNREFUSED" || error.code === "ENOENT" ? "no launcher answers there" : error.message
         }\n`,
       );

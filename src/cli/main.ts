@@ -28,6 +28,7 @@ import { NotifyReceiver } from "./notify_receiver.ts";
 import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
 import { printable } from "./text.ts";
 import { findProgram, launchdPlist, systemdUnits } from "./units.ts";
+import { up } from "./up.ts";
 import { WorkerPool } from "./workers.ts";
 
 /** Where the command writes. */
@@ -197,6 +198,10 @@ export async function main(argv: readonly string[], out: CommandOutput = process
       return 0;
     }
     if (CONTROL_COMMANDS.includes(argv[0] ?? "")) return await controlCommand(argv, out);
+    if (argv[0] === "up") {
+      await loadBackend();
+      return await up(argv.slice(1), out);
+    }
     const parsed = parseCommandLine(argv);
     switch (parsed.mode) {
       case "help":

@@ -79,6 +79,47 @@ export interface WorkerSlot {
   readonly spawned: Set<number>;
 }
 
+/**
+ * What a supervisor tells its owner beyond log lines (the `Launcher` API's events). Each is called synchronously
+ * where the supervisor acts, so the calls for one app come in the order things happened.
+ */
+export interface SupervisorHooks {
+  /** The app's socket became readable while the supervisor waited for the first connection (on demand). */
+  connection?(): void;
+  /** An instance was started. */
+  start?(pid: number): void;
+  /** An instance sent READY=1 (or, with `readyOnListen`, waits on every socket). */
+  ready?(pid: number): void;
+  /** An instance sent a new STATUS=. */
+  status?(pid: number, status: string): void;
+  /** An instance's main process ended. */
+  exit?(pid: number, code: number | null, signal: NodeJS.Signals | null): void;
+  /** A restart was asked for (a change, SIGHUP or a request). */
+  restart?(why: string): void;
+  /** Something went wrong with the app: it could not start, hit its start limit, its watchdog or ready timeout. */
+  error?(kind: "spawn" | "start-limit" | "watchdog" | "ready-timeout", message: string): void;
+  /** A chunk the app wrote to its stdout or stderr (only with `pipeOutput`). */
+  output?(stream: "stdout" | "stderr", chunk: string): void;
+}
+
+/** How a supervisor run by the `Launcher` API differs from the command line's. */
+export interface SupervisorSettings {
+  /** Called as things happen. */
+  readonly hooks?: SupervisorHooks;
+  /** Listen for SIGTERM, SIGINT and SIGHUP itself (default true); the Launcher owns the signals instead. */
+  readonly signals?: boolean;
+  /** The children of every supervisor of the launcher, so that none reaps another's as an orphan. */
+  readonly spawned?: Set<number>;
+  /** The app's working directory (default: the launcher's). */
+  readonly cwd?: string;
+  /** Variables set for the app on top of the launcher's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Pipe the app's stdout and stderr through {@link SupervisorHooks.output} instead of sharing the launcher's. */
+  readonly pipeOutput?: boolean;
+  /** An app that never sends READY=1 counts as ready once its event loop waits on every socket. */
+  readonly readyOnListen?: boolean;
+}
+
 /** The most the restart back-off grows to. */
 const MAX_BACKOFF_MS = 10_000;
 /** A run this long resets the back-off. */
@@ -106,7 +147,15 @@ function later(callback: () => void, ms: number): ReturnType<typeof setTimeout> 
  * Why an instance was stopped: `replaced` when a new instance took over (an overlapped restart), `unready` when a
  * new instance did not become ready and the old one goes on serving.
  */
-type StopReason = "restart" | "watchdog" | "ready-timeout" | "shutdown" | "leftovers" | "replaced" | "unready";
+type StopReason =
+  | "restart"
+  | "watchdog"
+  | "ready-timeout"
+  | "shutdown"
+  | "leftovers"
+  | "replaced"
+  | "unready"
+  | "idle";
 
 interface RunningApp {
   readonly process: ChildProcess;
@@ -236,6 +285,8 @@ export class Supervisor {
   private ticks = 0;
   /** How many instances were started, for {@link Supervisor.state}. */
   private starts = 0;
+  private readonly hooks: SupervisorHooks;
+  private readonly settings: SupervisorSettings;
 
   /**
    * Sets the supervisor up; nothing runs before {@link Supervisor.run}.
@@ -246,6 +297,7 @@ export class Supervisor {
    * @param store The fd store.
    * @param out Where to report.
    * @param worker The worker this supervisor runs (`--workers`); its pool then owns SIGHUP and `--watch`.
+   * @param settings What the `Launcher` API changes: hooks, signals, the app's cwd, env and output.
    */
   constructor(
     options: LaunchOptions,
@@ -254,6 +306,7 @@ export class Supervisor {
     store: FdStore,
     out: SupervisorOutput,
     worker?: WorkerSlot,
+    settings: SupervisorSettings = {},
   ) {
     this.options = options;
     this.listeners = listeners;
@@ -269,9 +322,12 @@ export class Supervisor {
       env.WORKER_COUNT = String(worker.count);
       env.HANDOVER_WORKERS = worker.mode;
     }
+    Object.assign(env, settings.env);
     this.baseEnv = env;
     this.worker = worker;
-    this.spawned = worker?.spawned ?? new Set();
+    this.spawned = worker?.spawned ?? settings.spawned ?? new Set();
+    this.settings = settings;
+    this.hooks = settings.hooks ?? {};
   }
 
   /** The restart policy in force: `--watchdog`/`--ready-timeout` imply on-failure unless `--restart` was given. */
@@ -301,8 +357,10 @@ export class Supervisor {
         this.restartDone();
         resolve(code);
       };
-      for (const signal of ["SIGTERM", "SIGINT"] as const) this.onSignal(signal, () => this.shutdown(signal));
-      if (this.worker === undefined) this.onSignal("SIGHUP", () => this.reload());
+      if (this.settings.signals !== false) {
+        for (const signal of ["SIGTERM", "SIGINT"] as const) this.onSignal(signal, () => this.shutdown(signal));
+        if (this.worker === undefined) this.onSignal("SIGHUP", () => this.reload());
+      }
       try {
         becomeSubreaper();
       } catch {
@@ -346,6 +404,8 @@ export class Supervisor {
     this.phase = "waiting";
     for (const listener of this.listeners) setSignalDriven(listener.fd, true);
     this.out.info("waiting for the first connection");
+    // An on-demand restart is done once the supervisor waits again: the next connection starts the new instance.
+    this.restartDone();
     this.wake();
   }
 
@@ -353,7 +413,10 @@ export class Supervisor {
     this.readNotifications();
     if (this.phase !== "waiting") return;
     const ready = readableNow(this.listeners.map((l) => l.fd));
-    if (ready.length > 0) this.start();
+    if (ready.length > 0) {
+      this.hooks.connection?.();
+      this.start();
+    }
   }
 
   /** The slow timer: a wake-up, and now and then a look at the running instance's processes. */
@@ -381,6 +444,10 @@ export class Supervisor {
     this.out.warn(
       `start limit hit: ${this.options.startLimitBurst} starts within ${this.options.startLimitIntervalSec} s ` +
         "(see --start-limit-burst and --start-limit-interval); giving up",
+    );
+    this.hooks.error?.(
+      "start-limit",
+      `start limit hit: ${this.options.startLimitBurst} starts within ${this.options.startLimitIntervalSec} s`,
     );
     this.finish(this.lastStatus !== 0 ? this.lastStatus : 1);
     return true;
@@ -435,9 +502,11 @@ export class Supervisor {
         copies,
       );
       // A session of its own: the instance's processes share a process group the launcher can signal as one.
-      child = spawn(argv[0], argv[1], { stdio: childStdio(placed), env, detached: true });
+      const stdio = childStdio(placed, this.settings.pipeOutput ? ["inherit", "pipe", "pipe"] : undefined);
+      child = spawn(argv[0], argv[1], { stdio, env, detached: true, cwd: this.settings.cwd });
     } catch (error) {
       this.out.warn(`cannot start ${program}: ${error instanceof Error ? error.message : String(error)}`);
+      this.hooks.error?.("spawn", `cannot start ${program}: ${error instanceof Error ? error.message : String(error)}`);
       this.exited(undefined, 127, null);
       return;
     } finally {
@@ -447,6 +516,7 @@ export class Supervisor {
     if (child.pid === undefined) {
       child.on("error", (error) => {
         this.out.warn(`cannot start ${program}: ${error.message}`);
+        this.hooks.error?.("spawn", `cannot start ${program}: ${error.message}`);
         this.exited(undefined, 127, null);
       });
       return;
@@ -483,6 +553,14 @@ export class Supervisor {
     child.on("exit", (code, signal) => this.exited(app, code, signal));
     this.out.info(`started pid ${app.pid}: ${this.options.command.map(quote).join(" ")}`);
     this.starts++;
+    this.hooks.start?.(app.pid);
+    const output = this.hooks.output;
+    if (output !== undefined) {
+      child.stdout?.setEncoding("utf8");
+      child.stderr?.setEncoding("utf8");
+      child.stdout?.on("data", (chunk: string) => output("stdout", chunk));
+      child.stderr?.on("data", (chunk: string) => output("stderr", chunk));
+    }
     this.armWatchdog(app);
     if (beside) {
       this.armReadyTimer(
@@ -491,9 +569,34 @@ export class Supervisor {
         this.speaksNotify ? "READY=1" : "READY=1 or listen",
       );
       if (!this.speaksNotify) this.watchForListening(app);
-    } else if (this.options.readyTimeoutSec !== undefined) {
-      this.armReadyTimer(app, this.options.readyTimeoutSec * 1000, "READY=1");
+    } else {
+      if (this.options.readyTimeoutSec !== undefined) {
+        this.armReadyTimer(app, this.options.readyTimeoutSec * 1000, "READY=1");
+      }
+      if (this.settings.readyOnListen && !this.speaksNotify) this.watchFirstListening(app);
     }
+  }
+
+  /** `readyOnListen`: a first instance that does not send READY=1 is ready once it waits on every socket. */
+  private watchFirstListening(app: RunningApp): void {
+    if (this.listeners.length === 0) return;
+    this.listenerInodes ??= this.listeners.map((l) => statFd(l.fd).ino);
+    const inodes = this.listenerInodes;
+    const timer = setInterval(() => {
+      if (app !== this.app || app.exited || app.ready || app.stopReason !== undefined) {
+        clearInterval(timer);
+        return;
+      }
+      const table = processTable();
+      const pids = [app.pid, ...(table === undefined ? [] : this.scanInstance(app, table).map((m) => m.pid))];
+      const watched = watchedInodes(pids);
+      if (inodes.every((inode) => watched.has(inode))) {
+        clearInterval(timer);
+        app.ready = true;
+        this.out.info(`pid ${app.pid} is listening`);
+        this.hooks.ready?.(app.pid);
+      }
+    }, 20);
   }
 
   private armReadyTimer(app: RunningApp, ms: number, what: string): void {
@@ -518,6 +621,7 @@ export class Supervisor {
         return;
       }
       this.out.warn(`pid ${app.pid} did not send ${what} within ${ms / 1000} s: stopping it`);
+      this.hooks.error?.("ready-timeout", `pid ${app.pid} did not send ${what} within ${ms / 1000} s`);
       this.stop(app, "ready-timeout");
     }, ms);
   }
@@ -534,6 +638,7 @@ export class Supervisor {
     app.watchdogTimer = undefined;
     if (app.exited || app.stopReason !== undefined) return;
     this.out.warn(`watchdog: pid ${app.pid} ${why}; killing it with SIGABRT`);
+    this.hooks.error?.("watchdog", `watchdog: pid ${app.pid} ${why}`);
     this.stop(app, "watchdog", "SIGABRT");
   }
 
@@ -664,6 +769,7 @@ export class Supervisor {
       this.out.info(
         signal !== null ? `pid ${app.pid} was killed by ${signal}` : `pid ${app.pid} exited with code ${code}`,
       );
+      this.hooks.exit?.(app.pid, code, signal);
     }
     if (app === undefined) {
       this.decide(app, status, code, signal);
@@ -687,12 +793,21 @@ export class Supervisor {
     stopReason: StopReason | undefined = app?.stopReason,
   ): void {
     if (this.phase === "done") return;
-    this.lastStatus = status;
+    if (!this.shuttingDown) this.lastStatus = status;
     if (this.shuttingDown) {
-      this.finish(status);
+      // A stop during an overlapped restart: the launcher is done once the last instance is gone, with the status
+      // of the one that served.
+      if (stopReason !== "replaced" && stopReason !== "unready") this.lastStatus = status;
+      if (this.instances.size > 0) return;
+      this.finish(this.lastStatus);
       return;
     }
     const reason = stopReason ?? (app?.reloadRequested ? "restart" : undefined);
+    if (reason === "idle") {
+      this.failures = 0;
+      this.waitForConnection();
+      return;
+    }
     // An overlapped restart: the other instance serves on.
     if ((reason === "replaced" || reason === "unready") && this.app !== undefined && !this.app.exited) return;
     if (reason === "restart") {
@@ -769,6 +884,7 @@ export class Supervisor {
   private restart(why: string): void {
     const app = this.app;
     if (this.shuttingDown) return;
+    this.hooks.restart?.(why);
     if (app === undefined) {
       if (this.phase === "backoff") {
         this.out.info(`${why}: starting now`);
@@ -800,6 +916,7 @@ export class Supervisor {
     const old = this.app;
     this.pending = undefined;
     this.app = next;
+    this.hooks.ready?.(next.pid);
     if (old !== undefined && !old.exited) {
       this.out.info(`pid ${next.pid} took over: stopping pid ${old.pid}`);
       this.stop(old, "replaced");
@@ -949,6 +1066,7 @@ export class Supervisor {
     if (status !== undefined && current?.status !== status) {
       if (current !== undefined) current.status = status;
       this.out.info(`${who} status: ${status}`);
+      if (pid !== undefined) this.hooks.status?.(pid, status);
     }
     if (f.get("RELOADING") === "1") {
       this.speaksReload = true;
@@ -962,7 +1080,9 @@ export class Supervisor {
       current.reloading = current.reloadRequested = false;
       if (wasReloading) this.out.info(`${who} reloaded`);
       else if (!current.ready) this.out.info(`${who} is ready`);
+      const first = !current.ready;
       current.ready = true;
+      if (first && current !== this.pending) this.hooks.ready?.(current.pid);
       this.speaksNotify = true;
       this.armWatchdog(current);
       if (current === this.pending) this.takeOver(current);
@@ -1084,10 +1204,33 @@ export class Supervisor {
    * supervisor.request("restart", "handover restart");
    * ```
    */
-  request(action: "restart" | "stop", why: string): void {
-    if (action === "stop") {
+  request(action: "restart" | "stop" | "kill", why: string): void {
+    if (action === "stop" || action === "kill") {
       this.out.info(`${why}: stopping`);
       this.shutdown("SIGTERM");
+      if (action === "kill") {
+        for (const app of this.instances) if (!app.settled) this.signalInstance(app, "SIGKILL");
+      }
     } else this.restart(why);
+  }
+
+  /**
+   * Stops the serving instance because it has been idle (on demand: the supervisor then waits for the next
+   * connection, which starts it again). Does nothing unless one instance runs alone and is not being stopped.
+   *
+   * @returns Whether it was asked to stop.
+   *
+   * @example
+   * ```ts ignore
+   * if (noConnectionsFor(30_000)) supervisor.idleStop();
+   * ```
+   */
+  idleStop(): boolean {
+    const app = this.app;
+    if (app === undefined || app.exited || app.stopReason !== undefined || this.pending !== undefined) return false;
+    if (this.shuttingDown || !this.options.onDemand) return false;
+    this.out.info(`pid ${app.pid} is idle: stopping it until the next connection`);
+    this.stop(app, "idle");
+    return true;
   }
 }

@@ -16,7 +16,8 @@ import type { LaunchOptions } from "./args.ts";
 import type { FdStore } from "./fdstore.ts";
 import type { Listener } from "./listeners.ts";
 import type { NotifyReceiver } from "./notify_receiver.ts";
-import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
+import type { AppState } from "./app_state.ts";
+import { Supervisor, type SupervisorOutput, type SupervisorSettings } from "./supervisor.ts";
 import { ChangeWatcher } from "./watch.ts";
 
 /** What one worker needs from the launcher. */
@@ -42,6 +43,7 @@ export class WorkerPool {
   private rollAgain: string | undefined;
   private watcher: ChangeWatcher | undefined;
   private readonly onHangUp = (): void => void this.roll("SIGHUP");
+  private readonly signals: boolean;
 
   /**
    * Sets the workers up; nothing runs before {@link WorkerPool.run}.
@@ -49,11 +51,19 @@ export class WorkerPool {
    * @param options The parsed command line (`options.workers` > 1).
    * @param resources One entry per worker.
    * @param out Where to report; each line is prefixed with the worker's index.
+   * @param settings What the `Launcher` API changes, for every worker (`signals: false`: the pool leaves SIGHUP
+   * alone too).
    */
-  constructor(options: LaunchOptions, resources: readonly WorkerResources[], out: SupervisorOutput) {
+  constructor(
+    options: LaunchOptions,
+    resources: readonly WorkerResources[],
+    out: SupervisorOutput,
+    settings: SupervisorSettings = {},
+  ) {
     this.options = options;
     this.out = out;
-    const spawned = new Set<number>();
+    this.signals = settings.signals !== false;
+    const spawned = settings.spawned ?? new Set<number>();
     // The pool owns --watch: a change restarts the workers one at a time, not all at once.
     const workerOptions: LaunchOptions = { ...options, watch: [] };
     this.supervisors = resources.map((r, index) => {
@@ -67,7 +77,7 @@ export class WorkerPool {
         count: resources.length,
         mode: options.workersMode,
         spawned,
-      });
+      }, settings);
     });
   }
 
@@ -86,7 +96,7 @@ export class WorkerPool {
     // Each supervisor listens for SIGTERM, SIGINT and its wake-up signal.
     const wanted = 4 * this.supervisors.length + 10;
     if (process.getMaxListeners() < wanted) process.setMaxListeners(wanted);
-    process.on("SIGHUP", this.onHangUp);
+    if (this.signals) process.on("SIGHUP", this.onHangUp);
     if (this.options.watch.length > 0) {
       this.watcher = new ChangeWatcher(
         this.options.watch,
@@ -98,9 +108,57 @@ export class WorkerPool {
       const codes = await Promise.all(this.supervisors.map((s) => s.run()));
       return codes.find((code) => code !== 0) ?? 0;
     } finally {
-      process.off("SIGHUP", this.onHangUp);
+      if (this.signals) process.off("SIGHUP", this.onHangUp);
       this.watcher?.close();
     }
+  }
+
+  /**
+   * Restarts the workers one at a time, as SIGHUP does.
+   *
+   * @param why What asked for it, for the log.
+   * @returns Resolves once every worker was replaced (or failed to be, and serves on).
+   *
+   * @example
+   * ```ts ignore
+   * await pool.restart("handover restart");
+   * ```
+   */
+  restart(why: string): Promise<void> {
+    return this.roll(why);
+  }
+
+  /**
+   * Asks every worker to stop (as SIGTERM would); {@link WorkerPool.run} then resolves.
+   *
+   * @param force SIGKILL at once instead of SIGTERM and the stop timeout.
+   *
+   * @example
+   * ```ts ignore
+   * pool.stop(false);
+   * ```
+   */
+  stop(force: boolean): void {
+    for (const supervisor of this.supervisors) supervisor.request(force ? "kill" : "stop", "stop");
+  }
+
+  /**
+   * Worker 0's snapshot, with every worker's restarts and readiness.
+   *
+   * @returns The snapshot.
+   *
+   * @example
+   * ```ts ignore
+   * pool.state().ready; // every worker is ready
+   * ```
+   */
+  state(): AppState {
+    const states = this.supervisors.map((s) => s.state());
+    return {
+      ...states[0]!,
+      ready: states.every((s) => s.ready),
+      restarts: states.reduce((sum, s) => sum + s.restarts, 0),
+    };
   }
 
   /** Restarts the workers one at a time: worker i's successor is ready before worker i stops. */
