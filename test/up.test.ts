@@ -157,7 +157,7 @@ it("handover up: a bad handover.json exits 2 naming the field", async () => {
 // ---- five apps in Deno, Bun and Node from one file ------------------------------------------------------
 
 /** One request on a connection of its own (no keep-alive: an idle app must see no connection left open). */
-function get(port: number, path = "/"): Promise<string> {
+function get(port: number, path = "/", timeoutMs = 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const request = http.get({ host: "127.0.0.1", port, path, agent: false }, (response) => {
       let body = "";
@@ -166,7 +166,8 @@ function get(port: number, path = "/"): Promise<string> {
       response.on("end", () => resolve(body));
       response.on("error", reject);
     });
-    request.setTimeout(20_000, () => request.destroy(new Error("timeout")));
+    // An on-demand app's first request waits for its runtime to start, which a loaded machine slows.
+    request.setTimeout(timeoutMs, () => request.destroy(new Error(`no answer on port ${port} within ${timeoutMs} ms`)));
     request.on("error", reject);
   });
 }
@@ -318,6 +319,10 @@ it(
         const pid = Number(pids.get(app.name));
         assert.throws(() => process.kill(pid, 0), { code: "ESRCH" }, `${app.name} (pid ${pid}) is gone`);
       }
+    } catch (error) {
+      // What the launcher said is what explains a failure here.
+      if (error instanceof Error) error.message += `\nthe launcher's stderr:\n${launcher.stderr}`;
+      throw error;
     } finally {
       if (launcher.child.exitCode === null) await launcher.stop("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
