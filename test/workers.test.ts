@@ -8,7 +8,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { it } from "node:test";
 import { docBlock, writeDocBlock } from "./_docs.ts";
-import { FIXTURES, guarded, ROOT, RUNTIME, runtimeArgv, runtimeOwned, sleep } from "./_helpers.ts";
+import { FIXTURES, guarded, ROOT, runtimeArgv, runtimeOwned, sleep } from "./_helpers.ts";
 import { Launcher } from "./_launcher.ts";
 
 /** What test/fixtures/http_load.mjs reports, with the answers counted by body. */
@@ -122,14 +122,10 @@ for (const mode of ["shared", "reuseport"] as const) {
     );
   }
 
-  // Open defect (issue 17): in Deno, while one shared-socket worker drains, another Deno worker may leave
-  // connections it accepted unread until its next accept (requests time out); Node and Bun lose nothing.
-  const stall = RUNTIME === "deno" && mode === "shared"
-    ? "open defect: a Deno worker on the shared socket stalls on accepted connections while another drains"
-    : undefined;
+  // In Deno this once failed in shared mode: the Deno launcher's spawn() cleared O_NONBLOCK on the shared socket, and
+  // the surviving worker blocked in accept(2) with its clients waiting on it (the supervisor's guardNonBlocking()).
   it(
     `in ${mode} mode a worker stopped under load loses no request: it drains, the others serve, and it is started again on its sockets`,
-    { skip: stall },
     guarded(() =>
       withWorkers(`kill-${mode}`, ["--workers", "2", "--workers-mode", mode], async (launcher, port) => {
         const load = startLoad(port);

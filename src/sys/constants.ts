@@ -96,6 +96,8 @@ export interface SystemConstants {
   readonly SO_REUSEADDR: number;
   /** Let several sockets bind one address; the kernel spreads connections over their queues (socket(7)). */
   readonly SO_REUSEPORT: number;
+  /** How long a blocking receive or accept(2) waits before `EAGAIN` (socket(7)); its value is a `struct timeval`. */
+  readonly SO_RCVTIMEO: number;
   /** epoll_ctl(2): wake one of the epoll instances that wait on a shared fd; 0 on Darwin (no epoll). */
   readonly EPOLLEXCLUSIVE: number;
   /** fcntl(2): who gets the signal when an `O_ASYNC` fd becomes ready. */
@@ -178,6 +180,7 @@ export const LINUX: SystemConstants = Object.freeze({
   VMADDR_CID_ANY: 0xffffffff,
   SO_REUSEADDR: 2,
   SO_REUSEPORT: 15,
+  SO_RCVTIMEO: 20,
   EPOLLEXCLUSIVE: 1 << 28,
   F_SETOWN: 8,
   F_SETSIG: 10,
@@ -252,6 +255,7 @@ export const DARWIN: SystemConstants = Object.freeze({
   VMADDR_CID_ANY: 0xffffffff,
   SO_REUSEADDR: 0x4,
   SO_REUSEPORT: 0x200,
+  SO_RCVTIMEO: 0x1006,
   EPOLLEXCLUSIVE: 0,
   F_SETOWN: 6,
   F_SETSIG: 0,
