@@ -208,3 +208,35 @@ it(
     })
   ),
 );
+
+it(
+  "docs/serving.md's own_workers.ts starts 2 workers on the activated socket itself: both answer, and SIGTERM drains them",
+  guarded(async () => {
+    const dir = scratch("own");
+    try {
+      const app = writeDocBlock(dir, "own_workers.ts", docBlock("docs/serving.md", "own_workers.ts"));
+      const [command, argv] = runtimeArgv(app);
+      const launcher = new Launcher(["-s", "web=http::0", "--", command, ...argv], {}, 120_000);
+      try {
+        const port = await launcher.port();
+        await launcher.waitFor(/^~> pid \d+ is ready/, 1, 60_000);
+        const workers = new Map<number, { pids: Set<number>; answers: number }>();
+        for (let round = 0; round < 10 && workers.size < 2; round++) {
+          const report = await startLoad(port, 1000).finish(false);
+          assert.equal(report.failed, 0, JSON.stringify(report));
+          for (const [index, entry] of byWorker(report.bodies)) workers.set(index, entry);
+        }
+        assert.deepEqual([...workers.keys()].sort(), [0, 1]);
+        const pids = [...workers.values()].flatMap((entry) => [...entry.pids]);
+        assert.equal(new Set(pids).size, 2);
+        const { code } = await launcher.stop();
+        assert.equal(code, 0, launcher.stderr);
+        for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: "ESRCH" });
+      } finally {
+        if (launcher.child.exitCode === null) await launcher.stop("SIGKILL");
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }),
+);
