@@ -3,12 +3,12 @@
 // launcher leaks no fd across worker restarts.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readlinkSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { it } from "node:test";
 import { docBlock, writeDocBlock } from "./_docs.ts";
-import { FIXTURES, guarded, ROOT, runtimeArgv, runtimeOwned, sleep } from "./_helpers.ts";
+import { FIXTURES, guarded, ROOT, RUNTIME, runtimeArgv, runtimeOwned, sleep } from "./_helpers.ts";
 import { Launcher } from "./_launcher.ts";
 
 /** What test/fixtures/http_load.mjs reports, with the answers counted by body. */
@@ -59,13 +59,14 @@ async function withWorkers(
   label: string,
   args: readonly string[],
   body: (launcher: Launcher, port: number, count: number) => Promise<void>,
+  env: Record<string, string> = {},
 ): Promise<void> {
   const dir = scratch(label);
   try {
     const app = writeDocBlock(dir, "workers_app.ts", docBlock("docs/launcher.md", "workers_app.ts"));
     const [command, argv] = runtimeArgv(app);
     const count = Number(args[args.indexOf("--workers") + 1]);
-    const launcher = new Launcher([...args, "-s", "web=http::0", "--", command, ...argv], {}, 240_000);
+    const launcher = new Launcher([...args, "-s", "web=http::0", "--", command, ...argv], env, 240_000);
     try {
       const port = await launcher.port();
       await launcher.waitFor(/^~> worker \d+: pid \d+ is ready/, count, 60_000);
@@ -165,6 +166,55 @@ for (const mode of ["shared", "reuseport"] as const) {
         const expected = [0, 1, 2, 3].flatMap((i) => [`${i} starting`, `${i} took over`]);
         assert.deepEqual(order, [...expected, ...expected], launcher.stderr);
       })
+    ),
+  );
+}
+
+/** The event masks with which a process's epoll instances wait on its listening socket on `port`, from /proc. */
+function listenerRegistrations(pid: number, port: number): number[] {
+  const inodes = new Set<string>();
+  const epolls: string[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (target === "anon_inode:[eventpoll]") epolls.push(fd);
+      else if (target.startsWith("socket:[")) inodes.add(target.slice(8, -1));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  // The listening socket's inode, from /proc/net/tcp (local address 0100007F:PORT, state 0A).
+  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+  const listening = readFileSync("/proc/net/tcp", "utf8").split("\n").map((line) => line.trim().split(/\s+/))
+    .find((f) => f[1] === `0100007F:${hexPort}` && f[3] === "0A")?.[9];
+  assert.ok(listening !== undefined && inodes.has(listening), `no listening socket on port ${port} in pid ${pid}`);
+  const masks: number[] = [];
+  for (const epfd of epolls) {
+    const info = readFileSync(`/proc/${pid}/fdinfo/${epfd}`, "utf8");
+    for (const match of info.matchAll(/^tfd:\s*\d+\s+events:\s*([0-9a-f]+).*\bino:([0-9a-f]+)/gm)) {
+      if (BigInt(`0x${match[2]}`).toString() === listening) masks.push(parseInt(match[1]!, 16));
+    }
+  }
+  return masks;
+}
+
+const EPOLLEXCLUSIVE = 1 << 28;
+
+for (const optOut of [false, true]) {
+  // Node's listen({ fd }) registers the socket itself (libuv), without EPOLLEXCLUSIVE; Deno and Bun adopt it.
+  const expected = !optOut && RUNTIME !== "node";
+  it(
+    `in shared mode${optOut ? " with HANDOVER_EPOLLEXCLUSIVE=0" : ""} each worker waits on the shared socket ${
+      expected ? "with" : "without"
+    } EPOLLEXCLUSIVE`,
+    guarded(() =>
+      withWorkers(`exclusive-${optOut}`, ["--workers", "2", "--workers-mode", "shared"], async (launcher, port) => {
+        for (const index of [0, 1]) {
+          const masks = listenerRegistrations(workerPid(launcher, index), port);
+          assert.ok(masks.length > 0, `worker ${index} does not wait on the socket`);
+          for (const mask of masks) assert.equal((mask & EPOLLEXCLUSIVE) !== 0, expected, mask.toString(16));
+        }
+      }, optOut ? { HANDOVER_EPOLLEXCLUSIVE: "0" } : {})
     ),
   );
 }

@@ -100,6 +100,8 @@ export interface SystemConstants {
   readonly SO_RCVTIMEO: number;
   /** epoll_ctl(2): wake one of the epoll instances that wait on a shared fd; 0 on Darwin (no epoll). */
   readonly EPOLLEXCLUSIVE: number;
+  /** epoll_ctl(2) events a listening socket never reports and `EPOLLEXCLUSIVE` refuses (`EPOLLRDHUP | EPOLLPRI`). */
+  readonly EPOLL_NOT_EXCLUSIVE: number;
   /** fcntl(2): who gets the signal when an `O_ASYNC` fd becomes ready. */
   readonly F_SETOWN: number;
   /** fcntl(2): which signal an `O_ASYNC` fd sends; 0 on Darwin (always SIGIO). */
@@ -182,6 +184,7 @@ export const LINUX: SystemConstants = Object.freeze({
   SO_REUSEPORT: 15,
   SO_RCVTIMEO: 20,
   EPOLLEXCLUSIVE: 1 << 28,
+  EPOLL_NOT_EXCLUSIVE: 0x2000 | 0x2,
   F_SETOWN: 8,
   F_SETSIG: 10,
   O_ASYNC: 0o20000,
@@ -257,6 +260,7 @@ export const DARWIN: SystemConstants = Object.freeze({
   SO_REUSEPORT: 0x200,
   SO_RCVTIMEO: 0x1006,
   EPOLLEXCLUSIVE: 0,
+  EPOLL_NOT_EXCLUSIVE: 0,
   F_SETOWN: 6,
   F_SETSIG: 0,
   O_ASYNC: 0x40,
