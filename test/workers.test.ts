@@ -208,12 +208,13 @@ for (const optOut of [false, true]) {
       expected ? "with" : "without"
     } EPOLLEXCLUSIVE`,
     guarded(() =>
-      withWorkers(`exclusive-${optOut}`, ["--workers", "2", "--workers-mode", "shared"], async (launcher, port) => {
+      withWorkers(`exclusive-${optOut}`, ["--workers", "2", "--workers-mode", "shared"], (launcher, port) => {
         for (const index of [0, 1]) {
           const masks = listenerRegistrations(workerPid(launcher, index), port);
           assert.ok(masks.length > 0, `worker ${index} does not wait on the socket`);
           for (const mask of masks) assert.equal((mask & EPOLLEXCLUSIVE) !== 0, expected, mask.toString(16));
         }
+        return Promise.resolve();
       }, optOut ? { HANDOVER_EPOLLEXCLUSIVE: "0" } : {})
     ),
   );
