@@ -194,6 +194,9 @@ const SPAWN_ACCEPT_TIMEOUT_MS = 20;
  * sockets that were non-blocking get `SO_RCVTIMEO` (an accept(2) that blocks
  * gives up with `EAGAIN`, which event loops take as "wait for the next
  * event"), and `restore()` sets `O_NONBLOCK` again and clears the timeout.
+ * A connection accepted meanwhile inherits the timeout (socket(7) options are
+ * copied to accepted sockets); only a blocking read would see it, and the
+ * sockets were non-blocking, so the apps serving them read without blocking.
  */
 function guardNonBlocking(fds: readonly number[]): { restore(): void } {
   const { c } = system();
