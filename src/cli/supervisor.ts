@@ -21,7 +21,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import { childStdio } from "../fd/child.ts";
-import { close } from "../fd/fd.ts";
+import { close, fdFlags, setNonBlocking } from "../fd/fd.ts";
+import { getIntOption, setReceiveTimeout } from "../fd/socket.ts";
 import { check, system } from "../ffi/system.ts";
 import { launcherHandoff } from "../activation/handoff.ts";
 import type { AppState } from "./app_state.ts";
@@ -226,6 +227,44 @@ function distinctSources(placement: Readonly<Record<number, number>>, copies: nu
     }
   }
   return placed;
+}
+
+// How long an accept(2) that another worker starts while its shared socket is blocking may wait.
+const SPAWN_ACCEPT_TIMEOUT_MS = 20;
+
+/**
+ * Keeps the workers that serve a shared socket from blocking while another
+ * instance is spawned. Deno's spawn() clears `O_NONBLOCK` on every fd it
+ * places in the child (in the child, between fork and exec), and `O_NONBLOCK`
+ * belongs to the open file description, which every process given the socket
+ * shares: a worker's event loop that calls accept(2) then would block in it
+ * until the next connection, with its other connections unserved (and with
+ * every client waiting on it, for ever). So, for the spawn, listening
+ * sockets that were non-blocking get `SO_RCVTIMEO` (an accept(2) that blocks
+ * gives up with `EAGAIN`, which event loops take as "wait for the next
+ * event"), and `restore()` sets `O_NONBLOCK` again and clears the timeout.
+ * A connection accepted meanwhile inherits the timeout (socket(7) options are
+ * copied to accepted sockets); only a blocking read would see it, and the
+ * sockets were non-blocking, so the apps serving them read without blocking.
+ */
+function guardNonBlocking(fds: readonly number[]): { restore(): void } {
+  const { c } = system();
+  const nonBlocking = fds.filter((fd) => fdFlags(fd).nonBlocking);
+  const timed = nonBlocking.filter((fd) => {
+    try {
+      if (getIntOption(fd, c.SOL_SOCKET, c.SO_ACCEPTCONN) === 0) return false;
+      setReceiveTimeout(fd, SPAWN_ACCEPT_TIMEOUT_MS);
+      return true;
+    } catch {
+      return false; // not a socket
+    }
+  });
+  return {
+    restore() {
+      for (const fd of nonBlocking) setNonBlocking(fd, true);
+      for (const fd of timed) setReceiveTimeout(fd, 0);
+    },
+  };
 }
 
 /** Signals only the app's main process (`--reload-signal`, as systemd's `ReloadSignal=`). */
@@ -501,9 +540,14 @@ export class Supervisor {
         { ...Object.fromEntries(fds.map((fd, i) => [3 + i, fd])), ...handoff?.spares },
         copies,
       );
+      const guarded = guardNonBlocking(Object.values(placed));
       // A session of its own: the instance's processes share a process group the launcher can signal as one.
       const stdio = childStdio(placed, this.settings.pipeOutput ? ["inherit", "pipe", "pipe"] : undefined);
-      child = spawn(argv[0], argv[1], { stdio, env, detached: true, cwd: this.settings.cwd });
+      try {
+        child = spawn(argv[0], argv[1], { stdio, env, detached: true, cwd: this.settings.cwd });
+      } finally {
+        guarded.restore();
+      }
     } catch (error) {
       this.out.warn(`cannot start ${program}: ${error instanceof Error ? error.message : String(error)}`);
       this.hooks.error?.("spawn", `cannot start ${program}: ${error instanceof Error ? error.message : String(error)}`);

@@ -305,6 +305,34 @@ export function setIntOption(fd: number, level: number, name: number, value: num
   check(libc.setsockopt(fd, level, name, bytes, 4), "setsockopt", `fd ${fd}`);
 }
 
+/**
+ * Sets `SO_RCVTIMEO` (socket(7)): how long a blocking receive, or a blocking
+ * accept(2) on a listening socket, waits before it fails with `EAGAIN`.
+ *
+ * @param fd The socket.
+ * @param ms The timeout in milliseconds; 0 waits for ever (the default of a new socket).
+ * @throws {HandoverError} When setsockopt(2) fails (`ENOTSOCK` for a file that is not a socket).
+ *
+ * @example A blocking accept(2) that gives up after 20 ms
+ * ```ts
+ * import { close } from "../../mod.ts";
+ * import { listenSocket, openSocket, setReceiveTimeout } from "./socket.ts";
+ * const fd = openSocket("inet", "stream");
+ * listenSocket(fd, 16);
+ * setReceiveTimeout(fd, 20);
+ * setReceiveTimeout(fd, 0); // back to waiting for ever
+ * close(fd);
+ * ```
+ */
+export function setReceiveTimeout(fd: number, ms: number): void {
+  const { libc, c } = system();
+  // struct timeval: a 64-bit tv_sec, then tv_usec (64-bit on Linux, 32-bit on macOS; little-endian on both).
+  const bytes = cBuffer(16);
+  writeInt32(bytes, 0, Math.floor(ms / 1000));
+  writeInt32(bytes, 8, (ms % 1000) * 1000);
+  check(libc.setsockopt(fd, c.SOL_SOCKET, c.SO_RCVTIMEO, bytes, 16), "setsockopt", `SO_RCVTIMEO on fd ${fd}`);
+}
+
 function addressOf(fd: number, call: "getsockname" | "getpeername"): SocketAddress {
   const { libc, c, layout } = system();
   const bytes = cBuffer(layout.sockaddrStorageSize);

@@ -425,11 +425,12 @@ export function removeSocketPath(path: string): void {
  * Whether the launcher said the listening sockets are shared by several
  * workers (`handover --workers N`, `HANDOVER_WORKERS=shared`): then an
  * adopted listener is registered with `EPOLLEXCLUSIVE`, so that a connection
- * wakes one worker's event loop rather than every one (epoll_ctl(2)). Never
- * under a service manager that did not say so: plain systemd keeps the
- * runtime's own registration.
+ * wakes one worker's event loop rather than every one (epoll_ctl(2)), unless
+ * `HANDOVER_EPOLLEXCLUSIVE=0` turns that off (for measuring: see
+ * docs/benchmarks.md, "Workers"). Never under a service manager that did not
+ * say so: plain systemd keeps the runtime's own registration.
  *
- * @returns True when `HANDOVER_WORKERS` is `shared`.
+ * @returns True when `HANDOVER_WORKERS` is `shared` and `HANDOVER_EPOLLEXCLUSIVE` is not `0`.
  *
  * @example
  * ```ts
@@ -439,7 +440,8 @@ export function removeSocketPath(path: string): void {
  * ```
  */
 export function sharedByWorkers(): boolean {
-  return system().backend.env.get("HANDOVER_WORKERS") === "shared";
+  const { env } = system().backend;
+  return env.get("HANDOVER_WORKERS") === "shared" && env.get("HANDOVER_EPOLLEXCLUSIVE") !== "0";
 }
 
 /**
@@ -501,10 +503,14 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
     throw new HandoverError("EIO", `fd ${target} is still registered after dup3(); the server's socket is shared`);
   }
   const exclusive = type === "stream" && sharedByWorkers() ? c.EPOLLEXCLUSIVE : 0;
+  // EPOLLEXCLUSIVE goes with EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLET and EPOLLWAKEUP only (epoll_ctl(2): EINVAL
+  // otherwise). Deno's loop (mio) asks for EPOLLRDHUP on every socket, which a listening socket never reports: left out.
+  const dropped = exclusive === 0 ? 0 : c.EPOLL_NOT_EXCLUSIVE;
   for (const registration of registrations) {
     let error: HandoverError | undefined;
     if (exclusive !== 0) {
-      const event = encodeEpollEvent(layout, (registration.events | exclusive) >>> 0, registration.data);
+      const events = ((registration.events & ~dropped) | exclusive) >>> 0;
+      const event = encodeEpollEvent(layout, events, registration.data);
       error = failure(libc.epoll_ctl(registration.epfd, c.EPOLL_CTL_ADD, target, event), "epoll_ctl");
     }
     // Linux before 4.5, or events EPOLLEXCLUSIVE does not go with (EPOLLONESHOT): the registration as it was.
@@ -520,7 +526,10 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
   }
   const now = registrationsOf(target, inheritedInode, epfds);
   const missing = registrations.filter((r) =>
-    !now.some((n) => n.epfd === r.epfd && ((n.events & ~exclusive) >>> 0) === r.events && n.data === r.data)
+    !now.some((n) =>
+      n.epfd === r.epfd && ((n.events & ~exclusive & ~dropped) >>> 0) === ((r.events & ~dropped) >>> 0) &&
+      n.data === r.data
+    )
   );
   if (missing.length > 0) {
     throw new HandoverError(

@@ -96,8 +96,12 @@ export interface SystemConstants {
   readonly SO_REUSEADDR: number;
   /** Let several sockets bind one address; the kernel spreads connections over their queues (socket(7)). */
   readonly SO_REUSEPORT: number;
+  /** How long a blocking receive or accept(2) waits before `EAGAIN` (socket(7)); its value is a `struct timeval`. */
+  readonly SO_RCVTIMEO: number;
   /** epoll_ctl(2): wake one of the epoll instances that wait on a shared fd; 0 on Darwin (no epoll). */
   readonly EPOLLEXCLUSIVE: number;
+  /** epoll_ctl(2) events a listening socket never reports and `EPOLLEXCLUSIVE` refuses (`EPOLLRDHUP | EPOLLPRI`). */
+  readonly EPOLL_NOT_EXCLUSIVE: number;
   /** fcntl(2): who gets the signal when an `O_ASYNC` fd becomes ready. */
   readonly F_SETOWN: number;
   /** fcntl(2): which signal an `O_ASYNC` fd sends; 0 on Darwin (always SIGIO). */
@@ -178,7 +182,9 @@ export const LINUX: SystemConstants = Object.freeze({
   VMADDR_CID_ANY: 0xffffffff,
   SO_REUSEADDR: 2,
   SO_REUSEPORT: 15,
+  SO_RCVTIMEO: 20,
   EPOLLEXCLUSIVE: 1 << 28,
+  EPOLL_NOT_EXCLUSIVE: 0x2000 | 0x2,
   F_SETOWN: 8,
   F_SETSIG: 10,
   O_ASYNC: 0o20000,
@@ -252,7 +258,9 @@ export const DARWIN: SystemConstants = Object.freeze({
   VMADDR_CID_ANY: 0xffffffff,
   SO_REUSEADDR: 0x4,
   SO_REUSEPORT: 0x200,
+  SO_RCVTIMEO: 0x1006,
   EPOLLEXCLUSIVE: 0,
+  EPOLL_NOT_EXCLUSIVE: 0,
   F_SETOWN: 6,
   F_SETSIG: 0,
   O_ASYNC: 0x40,
