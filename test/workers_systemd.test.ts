@@ -117,7 +117,8 @@ it(
 
 it(
   "handover unit --workers 2 (shared and reuseport) runs 2 workers under the real systemd: each answers as its instance, and restarting them one at a time under load loses 0 requests",
-  { skip: containerSkip() },
+  // The container's boot and stop (host snapshots) alone took 90 s each on a loaded 2-core machine; both modes ~20 s.
+  { skip: containerSkip(), timeout: 600_000 },
   async () => {
     // Written before the boot: the container sees the host's files as they were then.
     const dir = join(ROOT, "test", ".tmp", `workers-systemd-${process.pid}`);
