@@ -267,6 +267,19 @@ it(
         // Every stop was a drain that ended in exit 0, not a kill.
         assert.doesNotMatch(await journal(), /SIGKILL|status=1\//);
         await container.ok(["systemctl", "stop", `${name}.target`]);
+        // With every worker stopped, the sockets still listen, and a connection starts a worker (worker 0 through
+        // the shared socket's Service=, in reuseport mode the worker whose socket the kernel picked).
+        for (const i of [0, 1]) {
+          assert.equal((await container.show(`${name}@${i}.service`, ["ActiveState"])).ActiveState, "inactive");
+        }
+        const woken = await container.ok(["curl", "-sS", "-m", "60", `http://127.0.0.1:${port}/`], {
+          timeoutMs: 90_000,
+        });
+        const index = /^worker (\d) pid (\d+)\n$/.exec(woken);
+        assert.ok(index, woken);
+        if (mode === "shared") assert.equal(index[1], "0", woken);
+        assert.equal(await mainPid(Number(index[1])), index[2], woken);
+        await container.ok(["systemctl", "stop", `${name}.target`, `${name}@0.service`, `${name}@1.service`]);
         phase(`${mode} done`);
       }
     } catch (error) {
