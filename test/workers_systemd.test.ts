@@ -270,7 +270,13 @@ it(
         // With every worker stopped, the sockets still listen, and a connection starts a worker (worker 0 through
         // the shared socket's Service=, in reuseport mode the worker whose socket the kernel picked).
         for (const i of [0, 1]) {
-          assert.equal((await container.show(`${name}@${i}.service`, ["ActiveState"])).ActiveState, "inactive");
+          // The target's stop job ends before the workers have drained (PartOf= queues theirs beside it).
+          let state = "";
+          for (let tries = 0; tries < 300 && state !== "inactive"; tries++) {
+            state = (await container.show(`${name}@${i}.service`, ["ActiveState"])).ActiveState!;
+            if (state !== "inactive") await sleep(100);
+          }
+          assert.equal(state, "inactive", `${name}@${i}.service`);
         }
         const woken = await container.ok(["curl", "-sS", "-m", "60", `http://127.0.0.1:${port}/`], {
           timeoutMs: 90_000,
