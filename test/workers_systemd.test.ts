@@ -270,7 +270,7 @@ it(
         // With every worker stopped, the sockets still listen, and a connection starts a worker (worker 0 through
         // the shared socket's Service=, in reuseport mode the worker whose socket the kernel picked).
         for (const i of [0, 1]) {
-          // The target's stop job ends before the workers have drained (PartOf= queues theirs beside it).
+          // systemctl stop NAME.target can return while the workers (stopped through PartOf=) still drain.
           let state = "";
           for (let tries = 0; tries < 300 && state !== "inactive"; tries++) {
             state = (await container.show(`${name}@${i}.service`, ["ActiveState"])).ActiveState!;
