@@ -218,8 +218,6 @@ const LAUNCH_ONLY = [
   "start-limit-burst",
   "start-limit-interval",
   "health",
-  "workers",
-  "workers-mode",
 ];
 const GENERATE_ONLY = ["type", "description"];
 
@@ -339,6 +337,14 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     throw new UsageError(`Expected --name of letters, digits and :_.\\-, got ${JSON.stringify(launchName)}`);
   }
   if (mode !== "launch") {
+    if (mode === "plist" && (values.has("workers") || values.has("workers-mode"))) {
+      // launchd starts one process per job and has no templates: N jobs on one socket cannot be written.
+      throw new UsageError(
+        `--${
+          values.has("workers") ? "workers" : "workers-mode"
+        } belongs to the launcher and handover unit: a plist is one launchd job, and launchd hands its sockets to that job alone (run handover --workers N from the plist instead)`,
+      );
+    }
     const name = last("name") ?? defaultUnitName(command);
     if (!/^[A-Za-z0-9:_.\\-]{1,200}$/.test(name)) {
       throw new UsageError(`Expected a unit name of letters, digits and :_.\\-, got ${JSON.stringify(name)}`);
@@ -514,6 +520,12 @@ COMMAND with those sockets, as handover would.
                          WatchdogSec=
       --notify-access main|all|none
       --fdstore N        FileDescriptorStoreMax=
+      --workers N        print a template NAME@.service whose instances NAME@0 … NAME@{N-1}
+                         are the workers (WORKER_INDEX=%i), and NAME.target that wants them
+      --workers-mode shared|reuseport
+                         shared (default): every instance gets the .socket units (Sockets=);
+                         reuseport: a template NAME@.socket (ReusePort=yes) per TCP socket
+                         name, instance i for worker i alone
 `,
   plist: `Usage: handover plist [options] -- COMMAND [ARGS...]
 

@@ -142,13 +142,23 @@ export interface InstanceRoot {
   readonly startTime: number | undefined;
 }
 
+/** Whether `a` started before `b`: by start time, and within one clock tick by pid. */
+function startedBefore(
+  a: { readonly pid: number; readonly startTime: number },
+  b: { readonly pid: number; readonly startTime: number },
+): boolean {
+  return a.startTime < b.startTime || (a.startTime === b.startTime && a.pid < b.pid);
+}
+
 /**
  * The processes of an instance besides its main process: members of its
  * process group or session, its descendants, and orphans re-parented to the
  * launcher that started after it and before any later instance (another of
  * the launcher's spawned children that is still there), since that one's
- * orphans are its own; within one clock tick (10 ms) the later instance wins.
- * Zombies are left out: they are gone, only waiting to be reaped.
+ * orphans are its own. Start times count in clock ticks (10 ms); within one
+ * tick the pids tell the order, since the kernel hands them out in increasing
+ * order (it wraps at `pid_max`, which within one tick would mislead). Zombies
+ * are left out: they are gone, only waiting to be reaped.
  *
  * @param table The processes ({@link processTable}).
  * @param root The instance.
@@ -171,9 +181,12 @@ export interface InstanceRoot {
  *   at(40, 1, 40, 90), // someone else's
  * ]);
  * instanceMembers(table, { pid: 20, startTime: 100 }, 10, new Set([20])); // [21, 30]
- * // With a new instance (pid 50) started at 102 beside it, the daemon is the new one's:
+ * // A new instance (pid 50) started beside it in the daemon's clock tick, after it (a higher pid), and a daemon
+ * // (pid 60) that came back later: the first daemon is still the old instance's, the second is the new one's.
  * table.set(...at(50, 10, 50, 102));
- * instanceMembers(table, { pid: 20, startTime: 100 }, 10, new Set([20, 50])); // [21]
+ * table.set(...at(60, 10, 60, 102));
+ * instanceMembers(table, { pid: 20, startTime: 100 }, 10, new Set([20, 50])); // [21, 30]
+ * instanceMembers(table, { pid: 50, startTime: 102 }, 10, new Set([20, 50])); // [60]
  * ```
  */
 export function instanceMembers(
@@ -183,12 +196,16 @@ export function instanceMembers(
   spawned: ReadonlySet<number>,
 ): number[] {
   const verdicts = new Map<number, boolean>();
+  const start = root.startTime;
   // Where the next instance began, if one did: orphans from then on are not this instance's.
-  let until = Infinity;
+  let until: ProcessEntry | undefined;
   for (const pid of spawned) {
     const later = table.get(pid);
-    if (later !== undefined && pid !== root.pid && root.startTime !== undefined && later.startTime > root.startTime) {
-      until = Math.min(until, later.startTime);
+    if (
+      later !== undefined && pid !== root.pid && start !== undefined &&
+      startedBefore({ pid: root.pid, startTime: start }, later) && (until === undefined || startedBefore(later, until))
+    ) {
+      until = later;
     }
   }
   const belongs = (entry: ProcessEntry): boolean => {
@@ -209,8 +226,9 @@ export function instanceMembers(
       if (current.ppid === launcher) {
         // A child of ours: an instance or the guard (not this instance's, or we would have stopped above),
         // or an orphan that came back to us.
-        verdict = !spawned.has(current.pid) && root.startTime !== undefined && current.startTime >= root.startTime &&
-          current.startTime < until;
+        verdict = !spawned.has(current.pid) && start !== undefined &&
+          !startedBefore(current, { pid: root.pid, startTime: start }) &&
+          (until === undefined || startedBefore(current, until));
         break;
       }
       if (current.ppid <= 1) break;

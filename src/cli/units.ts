@@ -148,6 +148,7 @@ function resolvedCommand(command: readonly string[]): string[] {
  * ```
  */
 export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
+  if (options.workers > 1) return systemdWorkerUnits(options);
   const command = resolvedCommand(options.command);
   const description = options.description === undefined ? undefined : unitValue(options.description, "a description");
   const directory = unitValue(process.cwd(), "the working directory");
@@ -197,6 +198,128 @@ export function systemdUnits(options: GenerateOptions): GeneratedFile[] {
     "",
   ];
   return [...socketUnits, { name: `${options.name}.service`, content: service.join("\n") }];
+}
+
+/** The sockets `--workers-mode reuseport` binds once per worker, as the launcher does: TCP. */
+function reusable(spec: SocketSpec): boolean {
+  return spec.type === "stream" && spec.address.family !== "unix";
+}
+
+/** A socket unit's name part for a socket name: what systemd allows in a unit name. */
+function unitPart(name: string): string {
+  return name.replace(/[^A-Za-z0-9:_.\\-]/g, "-");
+}
+
+/** The lines of a service's `[Service]` section that do not depend on workers. */
+function serviceLines(options: GenerateOptions, command: readonly string[], directory: string): string[] {
+  const restart = options.restart !== "no" ? options.restart : options.watchdogSec !== undefined ? "on-failure" : "no";
+  return [
+    `Type=${options.type}`,
+    `ExecStart=${command.map(execWord).join(" ")}`,
+    `WorkingDirectory=${directory}`,
+    ...(options.type !== "simple" || options.notifyAccess !== undefined
+      ? [`NotifyAccess=${options.notifyAccess ?? "main"}`]
+      : []),
+    ...(options.watchdogSec !== undefined ? [`WatchdogSec=${options.watchdogSec}`] : []),
+    `Restart=${restart}`,
+    ...(options.fdstore > 0 ? [`FileDescriptorStoreMax=${options.fdstore}`] : []),
+  ];
+}
+
+/**
+ * `handover unit --workers N`: a template `NAME@.service` whose instances
+ * `NAME@0` … `NAME@{N-1}` are the workers (`WORKER_INDEX=%i`), and a
+ * `NAME.target` that wants them all (enable it; one socket activates one
+ * service only, systemd.socket(5), so the workers are started by the target,
+ * not by traffic).
+ *
+ * - `shared`: one `.socket` unit per socket name, in every instance's
+ *   `Sockets=`: one socket and one accept queue for all workers, kept by
+ *   systemd across their restarts; `HANDOVER_WORKERS=shared` makes adoption
+ *   register it with `EPOLLEXCLUSIVE`. A connection while no worker runs
+ *   starts worker 0 (`Service=NAME@0.service`).
+ * - `reuseport`: a template socket unit per socket name (`NAME@.socket`,
+ *   `ReusePort=yes`) whose instance i belongs to worker i alone
+ *   (`Sockets=NAME@%i.socket`): N queues on one address, each kept by systemd
+ *   while its worker restarts, and a connection hashed to a stopped worker's
+ *   queue starts that worker. One `.socket` with N `ListenStream=` lines
+ *   would hand every worker all N sockets under one `FileDescriptorName=`, so
+ *   it is not used. Names whose sockets are not TCP (unix, UDP) stay one
+ *   shared `.socket`; a name that mixes both is refused.
+ */
+function systemdWorkerUnits(options: GenerateOptions): GeneratedFile[] {
+  const command = resolvedCommand(options.command);
+  const description = options.description === undefined ? undefined : unitValue(options.description, "a description");
+  const directory = unitValue(process.cwd(), "the working directory");
+  const groups = groupByName(options.sockets);
+  const single = groups.length === 1;
+  const reuseport = options.workersMode === "reuseport";
+  const name = options.name;
+  const socketUnits: (GeneratedFile & { readonly own: boolean })[] = groups.map(([socketName, specs]) => {
+    const tcp = specs.filter(reusable).length;
+    if (reuseport && tcp > 0 && tcp < specs.length) {
+      throw new UsageError(
+        `Expected the sockets named ${
+          JSON.stringify(socketName)
+        } to be all TCP or none for --workers-mode reuseport in a unit (a unix or UDP socket cannot be bound once per worker), got ${
+          specs.map((s) => JSON.stringify(s.text)).join(", ")
+        }`,
+      );
+    }
+    const own = reuseport && tcp > 0;
+    const unit = `${single ? name : `${name}-${unitPart(socketName)}`}${own ? "@" : ""}.socket`;
+    const lines = [
+      "[Unit]",
+      `Description=${description ?? `Sockets of ${name}`}${single ? "" : ` (${unitValue(socketName, "a name")})`}${
+        own ? ", worker %i" : ""
+      }`,
+      "",
+      "[Socket]",
+      ...specs.map(listenLine),
+      ...(own ? ["ReusePort=yes"] : []),
+      ...(specs.some((s) => s.named) ? [`FileDescriptorName=${unitValue(socketName, "a name")}`] : []),
+      ...(options.backlog !== undefined ? [`Backlog=${options.backlog}`] : []),
+      `Service=${name}@${own ? "%i" : "0"}.service`,
+      "",
+      ...(own ? [] : ["[Install]", "WantedBy=sockets.target", ""]),
+    ];
+    return { name: unit, content: lines.join("\n"), own };
+  });
+  // The instance's own sockets are NAME@%i.socket; the shared ones keep their names.
+  const sockets = socketUnits.map((u) => u.own ? u.name.replace(/@\.socket$/, "@%i.socket") : u.name).join(" ");
+  const instances = Array.from({ length: options.workers }, (_, i) => `${name}@${i}.service`);
+  const service = [
+    "[Unit]",
+    `Description=${description ?? name}, worker %i`,
+    ...(sockets !== "" ? [`Requires=${sockets}`, `After=${sockets}`] : []),
+    // systemctl stop/restart NAME.target reaches every worker.
+    `PartOf=${name}.target`,
+    "",
+    "[Service]",
+    ...serviceLines(options, command, directory),
+    ...(sockets !== "" ? [`Sockets=${sockets}`] : []),
+    `Environment=WORKER_INDEX=%i WORKER_COUNT=${options.workers} HANDOVER_WORKERS=${options.workersMode}`,
+    "",
+  ];
+  const shared = socketUnits.filter((u) => !u.own).map((u) => u.name);
+  const target = [
+    "; Start the workers with:",
+    `;   systemctl enable --now ${[...shared, `${name}.target`].join(" ")}`,
+    "; Restart them one at a time (the others go on serving):",
+    `;   for i in $(seq 0 ${options.workers - 1}); do systemctl restart ${name}@$i.service; done`,
+    "[Unit]",
+    `Description=${description ?? name}, ${options.workers} workers`,
+    `Wants=${instances.join(" ")}`,
+    "",
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "",
+  ];
+  return [
+    ...socketUnits.map(({ name, content }) => ({ name, content })),
+    { name: `${name}@.service`, content: service.join("\n") },
+    { name: `${name}.target`, content: target.join("\n") },
+  ];
 }
 
 /**
