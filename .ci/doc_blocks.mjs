@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Type-checks every TypeScript and JavaScript block in README.md and docs/*.md, so that no
 // example in the user docs drifts from the API. Each block becomes a module of its own in
-// .cache/doc_blocks/ (imports of the package rewritten to this checkout's mod.ts and
-// activation.ts), and `deno check` checks them all with the repository's compiler options.
+// .cache/doc_blocks/ (imports of the package rewritten to this checkout's mod.ts,
+// activation.ts and launcher.ts), and `deno check` checks them all with the repository's compiler options.
 //
 // The info string of a fence says what happens to a block:
 //
@@ -43,6 +43,10 @@ const ENTRIES = new Map([
   ["npm:handover/activation", "activation.ts"],
   ["@handover/handover/activation", "activation.ts"],
   ["jsr:@handover/handover/activation", "activation.ts"],
+  ["handover/launcher", "launcher.ts"],
+  ["npm:handover/launcher", "launcher.ts"],
+  ["@handover/handover/launcher", "launcher.ts"],
+  ["jsr:@handover/handover/launcher", "launcher.ts"],
 ]);
 
 const pages = [

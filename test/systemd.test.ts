@@ -11,6 +11,7 @@ import "./systemd/activation.ts";
 import "./systemd/notify.ts";
 import "./systemd/units.ts";
 import "./systemd/serve.ts";
+import "./systemd/workers.ts";
 
 it(
   "the systemd container powers off and leaves the host unchanged",

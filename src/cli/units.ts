@@ -237,7 +237,9 @@ function serviceLines(options: GenerateOptions, command: readonly string[], dire
  *   `Sockets=`: one socket and one accept queue for all workers, kept by
  *   systemd across their restarts; `HANDOVER_WORKERS=shared` makes adoption
  *   register it with `EPOLLEXCLUSIVE`. A connection while no worker runs
- *   starts worker 0 (`Service=NAME@0.service`).
+ *   starts worker 0 (`Service=NAME@0.service`). The service says
+ *   `NonBlocking=yes`: systemd would otherwise clear the shared socket's
+ *   `O_NONBLOCK` each time it starts a worker, under the workers serving it.
  * - `reuseport`: a template socket unit per socket name (`NAME@.socket`,
  *   `ReusePort=yes`) whose instance i belongs to worker i alone
  *   (`Sockets=NAME@%i.socket`): N queues on one address, each kept by systemd
@@ -288,6 +290,7 @@ function systemdWorkerUnits(options: GenerateOptions): GeneratedFile[] {
   // The instance's own sockets are NAME@%i.socket; the shared ones keep their names.
   const sockets = socketUnits.map((u) => u.own ? u.name.replace(/@\.socket$/, "@%i.socket") : u.name).join(" ");
   const instances = Array.from({ length: options.workers }, (_, i) => `${name}@${i}.service`);
+  const shared = socketUnits.filter((u) => !u.own).map((u) => u.name);
   const service = [
     "[Unit]",
     `Description=${description ?? name}, worker %i`,
@@ -298,10 +301,13 @@ function systemdWorkerUnits(options: GenerateOptions): GeneratedFile[] {
     "[Service]",
     ...serviceLines(options, command, directory),
     ...(sockets !== "" ? [`Sockets=${sockets}`] : []),
+    // systemd sets each passed socket's O_NONBLOCK to NonBlocking= (default no: cleared) at every start, and the
+    // flag belongs to the socket, which every worker holds: cleared, the serving workers' event loops would block
+    // in accept(2) with the connections they accepted unserved.
+    ...(shared.length > 0 ? ["NonBlocking=yes"] : []),
     `Environment=WORKER_INDEX=%i WORKER_COUNT=${options.workers} HANDOVER_WORKERS=${options.workersMode}`,
     "",
   ];
-  const shared = socketUnits.filter((u) => !u.own).map((u) => u.name);
   const target = [
     "; Start the workers with:",
     `;   systemctl enable --now ${[...shared, `${name}.target`].join(" ")}`,
