@@ -1,4 +1,5 @@
 import { rmSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { defineConfig, type Options } from "tsup";
 
 // The builds of the npm package, all from the same sources:
@@ -17,8 +18,8 @@ import { defineConfig, type Options } from "tsup";
 // - dist/launcher-node.js, dist/launcher-bun.js, dist/launcher.js: the launcher API (`handover/launcher`), ES
 //   modules only;
 // - dist/cli.js: the launcher, on its own chunks;
-// - jsr/activation.js: the start-up entry for JSR, which otherwise serves the TypeScript
-//   modules (jsr.json exports it; not part of the npm package).
+// - jsr/activation.js and jsr/mod.js (with its chunks): the start-up entry and the main entry for JSR
+//   (jsr.json exports them; not part of the npm package); the CLI is served as TypeScript modules.
 // Start from an empty dist/: the chunk names change from build to build, and
 // npm packs the whole folder, so chunks left from an earlier build would ship.
 // (Not tsup's `clean`: the builds below run side by side, and each would empty
@@ -155,6 +156,31 @@ export default defineConfig([
     esbuildPlugins: [only("bun", BUN_KEEPS, npmBuildOnly("launcher-bun.js", "bun"))],
   },
   { ...common, entry: { launcher: "launcher.ts" }, format: ["esm"], dts: true, splitting: true },
+  // The main entry for JSR (jsr.json's "."): Deno loads one pre-built module (and its chunks) about 5 ms faster
+  // than the 40-odd TypeScript modules of mod.ts. Deno's FFI is in it; what only some programs load (the serving
+  // and stream adapters, Node's for the node:http fallback, launchd and the pidfd check) stays in chunks behind
+  // import(), so that Node's compatibility layer (node:module) is not loaded at start-up.
+  {
+    ...common,
+    platform: "neutral",
+    entry: { mod: "mod.ts" },
+    outDir: "jsr",
+    format: ["esm"],
+    splitting: true,
+    minify: true,
+    esbuildPlugins: [
+      only(
+        "deno",
+        ["deno", "node/serve", "node/stream", "node/process"],
+        "handover's JSR package is for Deno (jsr/mod.js): in Bun and Node, install the npm package, handover",
+      ),
+    ],
+    // Its types (and JSR's docs) are the source's: mod.ts. Only on the entry, not on its chunks.
+    async onSuccess(): Promise<void> {
+      const file = "jsr/mod.js";
+      await writeFile(file, '// @ts-self-types="../mod.ts"\n' + await readFile(file, "utf8"));
+    },
+  },
   { ...common, entry: { mod: "mod.ts" }, format: ["esm"], dts: true, splitting: true },
   // import.meta.url shimmed in CommonJS (the Node backend resolves koffi with createRequire).
   {

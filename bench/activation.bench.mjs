@@ -7,10 +7,10 @@
 // medians of the whole process (spawn to exit) and of the in-process time
 // (performance.now() when collect() returned, or at the empty script's first
 // line). Each runtime runs the library as its users get it (Deno: what JSR
-// serves, jsr/activation.js for the start-up entry and the TypeScript modules
-// for the main entry; Bun and Node: the npm package's dist/), through the
-// start-up entry (handover/activation: the rows with goals) and the main entry;
-// for Deno also the start-up entry's TypeScript modules (activation.ts); and
+// serves, jsr/activation.js for the start-up entry and jsr/mod.js for the main
+// entry; Bun and Node: the npm package's dist/), through the start-up entry
+// (handover/activation: the rows with goals) and the main entry; for Deno also
+// both entries' TypeScript modules (activation.ts, mod.ts); and
 // each runtime's FFI alone (bench/fixtures/ffi_floor.mjs: open libc, bind
 // fcntl, one call; no handover), the floor under any library that must set
 // FD_CLOEXEC; and an empty module imported (bench/fixtures/import_empty.mjs),
@@ -68,6 +68,11 @@ const writeChildren = (from, to) => {
     writeFileSync(join(to, `empty-dist-${build}.mjs`), "console.log(performance.now().toFixed(3));\n");
   }
   writeFileSync(join(to, "collect_startup-jsr.mjs"), collectFrom(from, "jsr/activation.js"));
+  // The main entry as JSR serves it: jsr/mod.js where the checkout builds one, else the TypeScript modules.
+  writeFileSync(
+    join(to, "collect-jsr.mjs"),
+    existsSync(join(from, "jsr", "mod.js")) ? collectFrom(from, "jsr/mod.js") : collectFrom(from, "mod.ts"),
+  );
 };
 writeChildren(root, out);
 if (base !== undefined) writeChildren(base, join(out, "base"));
@@ -98,7 +103,13 @@ const rows = [
   }),
   handover({
     runtime: "deno",
-    form: "main entry, TypeScript modules",
+    form: "main entry as JSR serves it (jsr/mod.js)",
+    empty: () => deno(join(fixtures, "empty.ts")),
+    measured: (c) => deno(join(c.out, "collect-jsr.mjs")),
+  }),
+  handover({
+    runtime: "deno",
+    form: "main entry, TypeScript modules (mod.ts)",
     empty: () => deno(join(fixtures, "empty.ts")),
     measured: (c) => deno(join(c.fixtures, "collect.ts")),
   }),

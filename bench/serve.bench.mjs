@@ -6,7 +6,8 @@
 // started directly. Knobs: BENCH_SECONDS (per wrk run, default 3), BENCH_ROUNDS (default 3),
 // BENCH_CONNECTIONS (default 32), BENCH_ONLY (comma-separated row numbers; 0 is first byte).
 // Before/after: BENCH_BASE=/path/to/another/checkout adds that checkout's library (built there with its own tsup;
-// this checkout's bench/serve_server.ts, bundled against that dist/ for Bun and Node, importing that mod.ts in Deno)
+// this checkout's bench/serve_server.ts, bundled against that dist/ for Bun and Node, importing that jsr/mod.js, or
+// mod.ts where it has none, in Deno)
 // to the first-byte table as "before", interleaved with this checkout's and the same direct server, and prints both
 // against that one reference and their difference.
 import { spawn, spawnSync } from "node:child_process";
@@ -26,8 +27,9 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const only = process.env.BENCH_ONLY?.split(",").map(Number);
 const TICK_US = 1e6 / Number(spawnSync("getconf", ["CLK_TCK"]).stdout.toString().trim() || 100);
 
-// Deno runs the TypeScript sources, as from JSR; Bun and Node run the server bundled against the npm
-// package's build for them (dist/bun.js, dist/node.js), as an application from npm would.
+// Deno runs the library as JSR serves it (jsr/mod.js; the TypeScript modules in a checkout that builds none);
+// Bun and Node run the server bundled against the npm package's build for them (dist/bun.js, dist/node.js), as an
+// application from npm would.
 const out = join(root, "bench", ".out");
 const base = process.env.BENCH_BASE ? resolve(process.env.BENCH_BASE) : undefined;
 if (base !== undefined && !existsSync(join(base, "node_modules", ".bin", "tsup"))) {
@@ -72,8 +74,18 @@ async function serverIn(checkout, folder) {
       }],
     });
   }
+  // Deno: the library as JSR serves it, the checkout's jsr/mod.js where it builds one, else its mod.ts.
+  const jsr = existsSync(join(checkout, "jsr", "mod.js")) ? join(checkout, "jsr", "mod.js") : join(checkout, "mod.ts");
+  const denoServer = join(folder, "serve_server-deno.ts");
+  writeFileSync(
+    denoServer,
+    readFileSync(join(root, "bench", "serve_server.ts"), "utf8").replace(
+      'import("../mod.ts")',
+      `import(${JSON.stringify(jsr)})`,
+    ),
+  );
   return {
-    deno: [join(root, "node_modules", ".bin", "deno"), "run", "-A", "--no-check", server],
+    deno: [join(root, "node_modules", ".bin", "deno"), "run", "-A", "--no-check", denoServer],
     bun: [join(root, "node_modules", ".bin", "bun"), join(folder, "serve_server-bun.mjs")],
     node: [process.execPath, join(folder, "serve_server-node.mjs")],
   };

@@ -65,27 +65,34 @@ interface Report {
 }
 
 /**
- * The ways in, which must agree: the main entry (mod.ts), the start-up entry (activation.ts) and the start-up
- * entry as built for JSR (jsr/activation.js, Deno's; `npm test` builds it), in Deno only: in Bun and Node it
- * says to install from npm (tested below).
+ * The ways in, which must agree: the main entry (mod.ts), the start-up entry (activation.ts) and both entries
+ * as built for JSR (jsr/activation.js and jsr/mod.js, Deno's; `npm test` builds them), in Deno only: in Bun and
+ * Node they say to install from npm (tested below).
  */
 const ENTRIES = [
   { entry: "main", title: "" },
   { entry: "activation", title: " (start-up entry: activation.ts)" },
-  ...(RUNTIME === "deno" ? [{ entry: "jsr", title: " (start-up entry as built for JSR: jsr/activation.js)" }] : []),
+  ...(RUNTIME === "deno"
+    ? [
+      { entry: "jsr", title: " (start-up entry as built for JSR: jsr/activation.js)" },
+      { entry: "jsr-main", title: " (main entry as built for JSR: jsr/mod.js)" },
+    ]
+    : []),
 ] as const;
 
-it("the start-up entry as built for JSR is Deno's: in Bun and Node, collect() says to install from npm", {
-  skip: RUNTIME === "deno" ? "Deno runs it in the tests of every entry" : false,
+it("the entries as built for JSR are Deno's: in Bun and Node, collect() says to install from npm", {
+  skip: RUNTIME === "deno" ? "Deno runs them in the tests of every entry and in serve.test.ts" : false,
 }, async () => {
-  const result = await runFixture("jsr_elsewhere.ts", [], {
-    env: { ...process.env, LISTEN_FDS: "1", LISTEN_PID: "1" },
-  });
-  assert.deepEqual(lastJson(result), {
-    name: "Error",
-    message:
-      "handover's JSR package is for Deno (jsr/activation.js): in Bun and Node, install the npm package, handover",
-  });
+  for (const entry of ["activation", "mod"]) {
+    const result = await runFixture("jsr_elsewhere.ts", [entry], {
+      env: { ...process.env, LISTEN_FDS: "1", LISTEN_PID: "1" },
+    });
+    assert.deepEqual(lastJson(result), {
+      name: "Error",
+      message:
+        `handover's JSR package is for Deno (jsr/${entry}.js): in Bun and Node, install the npm package, handover`,
+    });
+  }
 });
 
 /** With the start-up entry and no LISTEN_PIDFDID, collect() bound one C function: fcntl. */

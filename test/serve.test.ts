@@ -162,6 +162,32 @@ it(`the fallback (accept loop forwarding to ${serverName}) answers queued connec
   }
 });
 
+it("the main entry as built for JSR (jsr/mod.js) serves in Deno: serve(), node:http and the accept-loop fallback", {
+  skip: RUNTIME === "deno"
+    ? false
+    : "JSR's build is Deno's (elsewhere it says to install from npm: activation.test.ts)",
+}, async () => {
+  // Each loads a chunk of its own at its first use: Deno's serving adapter, Node's (node:http), the forwarder.
+  const cases = [["serve", "auto", "adopted"], ["node-http", "auto", "native"], ["native-http", "fallback", "proxy"]];
+  for (const [kind, mode, method] of cases) {
+    const listen = `127.0.0.1:${await freePort()}`;
+    const endpoint = endpointOf(listen);
+    const activation = await activate([{ listen, name: "web" }], "serve_adopt.ts", [`jsr:${kind}`, "web", mode!]);
+    try {
+      const answers = await requestsAtOnce(endpoint, 4);
+      const report = await activation.nextJson<{ pid: number; adopted: { method: string } | { method: string }[] }>();
+      answers.forEach((answer, i) => assert.equal(answer.body, `${kind} ${report.pid} /queued-${i}`, kind));
+      assert.equal([report.adopted].flat()[0]!.method, method, kind);
+      activation.send("close");
+      assert.deepEqual(await activation.nextJson(), { closed: true });
+      // The forwarder's accept loop is not the server's to close (as with mod.ts: the fallback test above).
+      if (method !== "proxy") assert.ok(await refused(endpoint), `${kind}: the socket is released on close`);
+    } finally {
+      await activation.stop();
+    }
+  }
+});
+
 // deno-lint-ignore no-explicit-any
 const BunGlobal = (globalThis as any).Bun;
 
