@@ -15,8 +15,8 @@ import { defineConfig, type Options } from "tsup";
 //   Node and Bun);
 // - dist/activation-node.js, dist/activation-bun.js, dist/activation.js, dist/activation.cjs: the start-up
 //   entry (`handover/activation`) the same ways (CommonJS: src/activation/commonjs.ts);
-// - dist/launcher-node.js, dist/launcher-bun.js, dist/launcher.js: the launcher API (`handover/launcher`), ES
-//   modules only;
+// - dist/launcher-node.js, dist/launcher-bun.js, dist/launcher.js, dist/launcher.cjs: the launcher API
+//   (`handover/launcher`) the same ways (CommonJS: src/cli/commonjs.ts);
 // - dist/cli.js: the launcher, on its own chunks;
 // - jsr/activation.js and jsr/mod.js (with its chunks): the start-up entry and the main entry for JSR
 //   (jsr.json exports them; not part of the npm package); the CLI is served as TypeScript modules.
@@ -139,8 +139,8 @@ export default defineConfig([
       ),
     ],
   },
-  // The launcher API (handover/launcher): one module for Node and one for Bun, and the rest as dist/mod.js. ES
-  // modules only (it loads the FFI with a top-level await).
+  // The launcher API (handover/launcher): one module for Node and one for Bun, the rest as dist/mod.js, and
+  // CommonJS.
   {
     ...common,
     entry: { "launcher-node": "launcher.ts" },
@@ -156,6 +156,15 @@ export default defineConfig([
     esbuildPlugins: [only("bun", BUN_KEEPS, npmBuildOnly("launcher-bun.js", "bun"))],
   },
   { ...common, entry: { launcher: "launcher.ts" }, format: ["esm"], dts: true, splitting: true },
+  {
+    ...common,
+    ...commonJs,
+    entry: { launcher: "src/cli/commonjs.ts" },
+    format: ["cjs"],
+    dts: true,
+    splitting: false,
+    shims: true,
+  },
   // The main entry for JSR (jsr.json's "."): Deno loads one pre-built module (and its chunks) about 5 ms faster
   // than the 40-odd TypeScript modules of mod.ts. Deno's FFI is in it; what only some programs load (the serving
   // and stream adapters, Node's for the node:http fallback, launchd and the pidfd check) stays in chunks behind

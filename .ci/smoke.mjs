@@ -2,7 +2,7 @@
 // Packs handover, installs the tarball into a throw-away consumer project and
 // calls socketpair() from Node ESM, Node CommonJS, Bun (ESM and CommonJS) and Deno (npm: specifier), collect()
 // from the start-up entry (handover/activation) in each under the package's bin and behind npm start,
-// and runs the package's bin (`npx handover`), which hands a socket to a child.
+// new Launcher() from handover/launcher in each, and runs the package's bin (`npx handover`), which hands a socket to a child.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -90,6 +90,24 @@ try {
       "npx",
       launched([bin("deno"), "run", "-A", "activation-deno.ts"]),
     ],
+  );
+  // The launcher API (handover/launcher): one app, handed one socket, ends with 0 when it got it.
+  const launcherCheck = `const launcher = new Launcher({ apps: [{ name: "a", sockets: ["0"], command: ["node", "-e", ` +
+    `"process.exit(process.env.LISTEN_FDS === '1' ? 0 : 3)"] }] });\n` +
+    `launcher.on("exit", ({ code }) => launcher.close().then(() => console.log(code === 0 ? "ok" : \`bad: \${code}\`)));\n` +
+    `launcher.start("a").catch(() => {}); // it ends before it is ready\n`;
+  writeFileSync(join(consumer, "launcher.mjs"), `import { Launcher } from "handover/launcher";\n${launcherCheck}`);
+  writeFileSync(join(consumer, "launcher.cjs"), `const { Launcher } = require("handover/launcher");\n${launcherCheck}`);
+  writeFileSync(
+    join(consumer, "launcher-deno.ts"),
+    `import { Launcher } from "npm:handover/launcher";\n${launcherCheck}`,
+  );
+  cases.push(
+    ["new Launcher() from handover/launcher in Node ESM", node, ["launcher.mjs"]],
+    ["new Launcher() from handover/launcher in Node CommonJS", node, ["launcher.cjs"]],
+    ["new Launcher() from handover/launcher in Bun", bin("bun"), ["launcher.mjs"]],
+    ["new Launcher() from handover/launcher in Bun CommonJS", bin("bun"), ["launcher.cjs"]],
+    ["new Launcher() from handover/launcher in Deno (npm: specifier)", bin("deno"), ["run", "-A", "launcher-deno.ts"]],
   );
   // Behind npm start: the launcher's socket reaches the app that npm and sh started (LISTEN_PID names npm).
   writeFileSync(
