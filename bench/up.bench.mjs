@@ -1,10 +1,12 @@
 // handover up with the five apps of examples/up/handover.json (Deno, Bun and Node; ports 0, every app on demand):
 // the launcher's RSS and CPU while the apps wait and while they run idle, and each app's cold start, first
-// connect to first byte (the runtime's start-up included). Needs `npm run build` (runs dist/cli.js in Node).
+// connect to first byte (the runtime's start-up included), against the same app started by
+// systemd-socket-activate on its first connection, in the same run. Needs `npm run build` (runs dist/cli.js in Node).
 //   node bench/up.bench.mjs [--rounds N]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +16,42 @@ const roundsAt = process.argv.indexOf("--rounds");
 const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : 3;
 const example = JSON.parse(readFileSync(join(root, "examples", "up", "handover.json"), "utf8"));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// The apps' commands name deno, bun and node: the pinned ones first.
+const env = { ...process.env, PATH: `${join(root, "node_modules", ".bin")}:${process.env.PATH}` };
+const SSA = "/usr/bin/systemd-socket-activate";
+
+async function freePort() {
+  const server = net.createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The reference: the same app, started by systemd-socket-activate at its first connection; ms to the first byte. */
+async function referenceColdStart(app) {
+  const port = await freePort();
+  const ssa = spawn(SSA, [
+    "-l",
+    `127.0.0.1:${port}`,
+    "--fdname=web",
+    ...Object.entries(app.env ?? {}).flatMap(([k, v]) => ["-E", `${k}=${v}`]),
+    "-E",
+    `PATH=${env.PATH}`,
+    "-E",
+    `HOME=${env.HOME ?? "/root"}`,
+    "--",
+    ...app.command,
+  ], { cwd: join(root, "examples", "up"), env, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  ssa.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
+  for (let i = 0; i < 500 && !/Listening on/.test(stderr); i++) await sleep(10);
+  const ms = await firstByte(port);
+  // Without --accept it execs the app in its own process: this ends the app.
+  ssa.kill("SIGTERM");
+  await new Promise((resolve) => ssa.on("close", resolve));
+  return ms;
+}
 
 function firstByte(port) {
   return new Promise((resolve, reject) => {
@@ -55,7 +93,7 @@ for (let round = 0; round < rounds; round++) {
   writeFileSync(join(dir, "handover.json"), JSON.stringify(config));
   const launcher = spawn(process.execPath, [join(root, "dist", "cli.js"), "up"], {
     cwd: dir,
-    env: { ...process.env, XDG_RUNTIME_DIR: dir },
+    env: { ...env, XDG_RUNTIME_DIR: dir },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -71,7 +109,9 @@ for (let round = 0; round < rounds; round++) {
   launcher.kill("SIGTERM");
   await new Promise((resolve) => launcher.on("close", resolve));
   rmSync(dir, { recursive: true, force: true });
-  results.push({ waiting, running, cold });
+  const reference = {};
+  for (const app of example.apps) reference[app.name] = await referenceColdStart(app);
+  results.push({ waiting, running, cold, reference });
 }
 
 const median = (values) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -80,11 +120,17 @@ console.log(`launcher RSS, apps waiting:  ${median(results.map((r) => r.waiting.
 console.log(`launcher RSS, apps running:  ${median(results.map((r) => r.running.rss)).toFixed(1)} MiB`);
 console.log(`launcher CPU, apps waiting:  ${(median(results.map((r) => r.waiting.cpu)) * 100).toFixed(2)} %`);
 console.log(`launcher CPU, apps idle:     ${(median(results.map((r) => r.running.cpu)) * 100).toFixed(2)} %`);
+console.log(
+  "\ncold start, first connect to first byte (ms, median): systemd-socket-activate | handover up | difference",
+);
 for (const name of Object.keys(results[0].cold)) {
   const app = example.apps.find((a) => a.name === name);
+  const reference = median(results.map((r) => r.reference[name]));
+  const handover = median(results.map((r) => r.cold[name]));
+  const difference = handover - reference;
   console.log(
-    `cold start ${name.padEnd(7)} (${app.command.slice(0, app.command[0] === "node" ? 3 : 1).join(" ")}): ${
-      median(results.map((r) => r.cold[name])).toFixed(1)
-    } ms to the first byte`,
+    `${name.padEnd(7)} (${app.command.slice(0, app.command[0] === "node" ? 3 : 1).join(" ")}): ${
+      reference.toFixed(1)
+    } | ${handover.toFixed(1)} | ${difference >= 0 ? "+" : ""}${difference.toFixed(1)}`,
   );
 }
