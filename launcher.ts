@@ -26,20 +26,7 @@
 
 import { loadBackend } from "./src/ffi/loader.ts";
 
-export {
-  type AppConfig,
-  type AppSnapshot,
-  AppStartError,
-  type AppState,
-  type Duration,
-  Launcher,
-  type LauncherConfig,
-  type LauncherEvents,
-  type NotifyAccess,
-  type RestartPolicy,
-  type SupervisorPhase,
-} from "./src/cli/launcher.ts";
-export { ConfigError } from "./src/cli/config.ts";
+export * from "./src/cli/exports.ts";
 
 // The launcher binds sockets through the runtime's FFI: load it now, so that `new Launcher()` works right after
 // import. A failure (Deno without --allow-ffi) is thrown here, at import, with the reason.

@@ -9,6 +9,16 @@ import { ROOT, runtimeArgv, sleep } from "./_helpers.ts";
 /** The launcher's source entry (run in the runtime under test). */
 export const CLI: string = join(ROOT, "cli.ts");
 
+/** The files `handover unit` printed (each after a `# NAME` line), by name, in their order. */
+export function unitFiles(stdout: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const part of stdout.split(/^# /m).filter(Boolean)) {
+    const newline = part.indexOf("\n");
+    files.set(part.slice(0, newline).trim(), part.slice(newline + 1));
+  }
+  return files;
+}
+
 /** GET / on 127.0.0.1:port with a connection of its own; resolves with the body. */
 export function get(port: number, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -11,7 +11,7 @@ import { it } from "node:test";
 import { findProgram } from "../src/cli/units.ts";
 import { FIXTURES, guarded, lastJson, run, runtimeArgv, sleep } from "./_helpers.ts";
 
-import { CLI, get, Launcher } from "./_launcher.ts";
+import { CLI, get, Launcher, unitFiles } from "./_launcher.ts";
 const SDAPP = join(FIXTURES, "cli", "sdapp.py");
 // A node:http app for the on-demand test (idle exit by IDLE_MS); it makes no claim about restarts.
 const HTTP_APP = join(FIXTURES, "cli", "http_app.mjs");
@@ -404,11 +404,7 @@ it(
       "ready",
     ]));
     assert.equal(result.code, 0, result.stderr);
-    const files = new Map<string, string>();
-    for (const part of result.stdout.split(/^# /m).filter(Boolean)) {
-      const newline = part.indexOf("\n");
-      files.set(part.slice(0, newline), part.slice(newline + 1));
-    }
+    const files = unitFiles(result.stdout);
     assert.deepEqual([...files.keys()], ["demo-web.socket", "demo-admin.socket", "demo.service"]);
     assert.match(files.get("demo-web.socket")!, /^ListenStream=127\.0\.0\.1:8080$/m);
     assert.match(files.get("demo-web.socket")!, /^FileDescriptorName=web$/m);

@@ -10,20 +10,7 @@
 import { loadActivationSync } from "../activation/collect.ts";
 import * as managerSupport from "../activation/manager_support.ts";
 
-export {
-  type AppConfig,
-  type AppSnapshot,
-  AppStartError,
-  type AppState,
-  type Duration,
-  Launcher,
-  type LauncherConfig,
-  type LauncherEvents,
-  type NotifyAccess,
-  type RestartPolicy,
-  type SupervisorPhase,
-} from "./launcher.ts";
-export { ConfigError } from "./config.ts";
+export * from "./exports.ts";
 
 // A failure to load (no C library) is kept and thrown by the first call that needs the FFI, as in the ES modules.
 loadActivationSync(managerSupport);

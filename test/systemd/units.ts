@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { it } from "node:test";
 import { containerSkip, sharedContainer } from "../_container.ts";
 import { ROOT, run, RUNTIME, runtimeArgv, sleep } from "../_helpers.ts";
+import { unitFiles } from "../_launcher.ts";
 
 const PORT = 8089;
 
@@ -34,11 +35,7 @@ it(
       ...appArgs,
     ]);
     assert.equal(generated.code, 0, generated.stderr);
-    const units: Record<string, string> = {};
-    for (const part of generated.stdout.split(/^# /m).filter(Boolean)) {
-      const newline = part.indexOf("\n");
-      units[part.slice(0, newline).trim()] = part.slice(newline + 1);
-    }
+    const units: Record<string, string> = Object.fromEntries(unitFiles(generated.stdout));
     assert.deepEqual(Object.keys(units).sort(), [`${name}.service`, `${name}.socket`]);
     // Specifiers, variables, quotes and a tab in every field that takes text.
     const hostile = `ho-esc-${RUNTIME}`;
@@ -61,10 +58,7 @@ it(
       written,
     ]);
     assert.equal(escaped.code, 0, escaped.stderr);
-    for (const part of escaped.stdout.split(/^# /m).filter(Boolean)) {
-      const newline = part.indexOf("\n");
-      units[part.slice(0, newline).trim()] = part.slice(newline + 1);
-    }
+    Object.assign(units, Object.fromEntries(unitFiles(escaped.stdout)));
 
     const container = await sharedContainer();
     try {

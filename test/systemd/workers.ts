@@ -11,6 +11,7 @@ import { it } from "node:test";
 import { containerSkip, serviceCommand, sharedContainer } from "../_container.ts";
 import { docBlock, writeDocBlock } from "../_docs.ts";
 import { FIXTURES, ROOT, run, RUNTIME, runtimeArgv, sleep } from "../_helpers.ts";
+import { unitFiles } from "../_launcher.ts";
 
 /** What test/fixtures/http_load.mjs reports, with the answers counted by body. */
 interface LoadReport {
@@ -45,12 +46,7 @@ async function generate(name: string, mode: string, port: number, app: string): 
     ...serviceCommand(RUNTIME, app).split(" "),
   ]);
   assert.equal(generated.code, 0, generated.stderr);
-  const units: Record<string, string> = {};
-  for (const part of generated.stdout.split(/^# /m).filter(Boolean)) {
-    const newline = part.indexOf("\n");
-    units[part.slice(0, newline).trim()] = part.slice(newline + 1);
-  }
-  return units;
+  return Object.fromEntries(unitFiles(generated.stdout));
 }
 
 const skip = containerSkip();
@@ -62,16 +58,6 @@ const app = skip ? "" : writeDocBlock(dir, "workers_app.ts", docBlock("docs/laun
 /** The load's report per mode, from the container case to the cases that judge it. */
 const reports = new Map<string, { report: LoadReport; journal: string }>();
 
-/** The files of a `handover unit` output, by name. */
-function files(stdout: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const part of stdout.split(/^# /m).filter(Boolean)) {
-    const newline = part.indexOf("\n");
-    map.set(part.slice(0, newline), part.slice(newline + 1));
-  }
-  return map;
-}
-
 it(
   "handover unit --workers 3 prints NAME@.service with WORKER_INDEX=%i and NAME.target wanting NAME@0..2; reuseport gives each worker its own NAME@%i.socket; plist and a mixed name refuse with exit 2",
   async () => {
@@ -80,7 +66,7 @@ it(
       run(cli, [...cliArgs, "unit", "--name", "app", "--workers", "3", ...args, "--", "/bin/sh", "-c", "exit 0"]);
     const shared = await unit(["-s", "web=http::8080", "-s", "admin=/run/app.sock"]);
     assert.equal(shared.code, 0, shared.stderr);
-    const s = files(shared.stdout);
+    const s = unitFiles(shared.stdout);
     assert.deepEqual([...s.keys()], ["app-web.socket", "app-admin.socket", "app@.service", "app.target"]);
     assert.match(s.get("app-web.socket")!, /^Service=app@0\.service$/m);
     assert.doesNotMatch(s.get("app-web.socket")!, /ReusePort/);
@@ -96,7 +82,7 @@ it(
 
     const reuseport = await unit(["--workers-mode", "reuseport", "-s", "web=http::8080", "-s", "admin=/run/app.sock"]);
     assert.equal(reuseport.code, 0, reuseport.stderr);
-    const r = files(reuseport.stdout);
+    const r = unitFiles(reuseport.stdout);
     assert.deepEqual([...r.keys()], ["app-web@.socket", "app-admin.socket", "app@.service", "app.target"]);
     assert.match(r.get("app-web@.socket")!, /^ReusePort=yes$/m);
     // admin (a unix socket) stays shared.
