@@ -726,14 +726,20 @@ export class Supervisor {
   }
 
   /**
-   * Sends a signal to the whole instance: its main process first, then its
-   * process group, then the processes found outside it; SIGCONT after
+   * Sends a signal to the whole instance, once to each process: its process
+   * group (which the main process leads), the main process alone if it left
+   * that group, then the processes found outside it; SIGCONT after
    * SIGTERM wakes stopped ones so that they can act on it (as systemd does).
    */
   private signalInstance(app: RunningApp, signal: NodeJS.Signals): void {
-    if (!app.exited) signalPid(app.pid, signal);
+    // One signal per process, as systemd skips the main process when it signals the rest of the cgroup: the main
+    // process leads its process group (a session of its own) and gets it with the group, unless it left the group.
+    // Sent twice, a second SIGINT can reach a handler already running (serve() takes a second SIGINT as "exit now").
+    const table = processTable();
+    const main = table?.get(app.pid);
+    if (!app.exited && main !== undefined && main.pgid !== app.pid) signalPid(app.pid, signal);
     signalPid(-app.pid, signal);
-    this.scanInstance(app);
+    this.scanInstance(app, table);
     for (const pid of app.escaped) signalPid(pid, signal);
     if (signal === "SIGTERM") {
       signalPid(-app.pid, "SIGCONT");
