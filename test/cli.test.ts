@@ -138,6 +138,47 @@ it(
 );
 
 it(
+  "--idle-timeout stops an on-demand app after that long without a connection; the next connection starts it again",
+  guarded(async () => {
+    // The app never exits by itself (no IDLE_MS): only the launcher's idle timeout stops it.
+    const launcher = new Launcher([
+      "--on-demand",
+      "--idle-timeout",
+      "500ms",
+      "-s",
+      "web=http::0",
+      "--",
+      NODE,
+      HTTP_APP,
+    ]);
+    try {
+      const port = await launcher.port();
+      const first = await get(port);
+      assert.match(first, /^hello from \d+/);
+      const pid = first.trim().split(" ").at(-1);
+      await launcher.waitFor(new RegExp(`^~> pid ${pid} is idle: stopping it until the next connection$`));
+      await launcher.waitFor(new RegExp(`^~> pid ${pid} exited with code 0$`));
+      await launcher.waitFor(/^~> waiting for the first connection$/, 2);
+      const second = await get(port);
+      assert.notEqual(second, first, "a new instance answered");
+      assert.equal(launcher.count(/started pid/), 2);
+    } finally {
+      const { code } = await launcher.stop();
+      assert.equal(code, 0, launcher.stderr);
+    }
+    const alone = await run(...cli(["--idle-timeout", "1s", "-s", "http::0", "--", NODE, HTTP_APP]));
+    assert.equal(alone.code, 2);
+    assert.equal(
+      alone.stderr,
+      "handover: --idle-timeout needs --on-demand (the next connection starts the app again)\n",
+    );
+    const bad = await run(...cli(["--on-demand", "--idle-timeout", "0", "-s", "http::0", "--", NODE, HTTP_APP]));
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^handover: .*--idle-timeout/);
+  }),
+);
+
+it(
   "READY=1 and STATUS= changes are shown, and BARRIER=1 is answered after the messages before it",
   guarded(async () => {
     const result = await run(...cli(["--", "python3", SDAPP, "status:warming up", "ready", "barrier", "exit:0"]));

@@ -63,6 +63,44 @@ it(
 );
 
 it(
+  "--workers 2 answers on the control socket and --health too: status, a rolling restart, /readyz once every worker is ready, stop",
+  guarded(async () => {
+    const runtimeDir = mkdtempSync(join(tmpdir(), "handover-control-"));
+    const env = { XDG_RUNTIME_DIR: runtimeDir };
+    const launcher = new Launcher(
+      [
+        ...["--workers", "2", "--name", "pool", "--health", "127.0.0.1:0", "-s", "web=http::0", "--"],
+        ...["python3", SDAPP, "ready", "status:serving requests", "sleep:60"],
+      ],
+      env,
+    );
+    try {
+      const health = Number((await launcher.waitFor(/^~> health http:\/\/127\.0\.0\.1:(\d+)\//))[1]);
+      await launcher.waitFor(/is ready$/, 2);
+      const readyz = await fetch(`http://127.0.0.1:${health}/readyz`);
+      await readyz.text();
+      assert.equal(readyz.status, 200);
+      const status = await client(["status", "pool"], env);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /^● pool$/m);
+      assert.match(status.stdout, /Active: active \(running\) since/);
+      const restart = await client(["restart", "pool"], env);
+      assert.equal(restart.code, 0, restart.stderr);
+      await launcher.waitFor(/^~> handover restart: restarting 2 workers one at a time$/);
+      await launcher.waitFor(/took over: stopping pid/, 2);
+      const stop = await client(["stop", "pool"], env);
+      assert.equal(stop.code, 0, stop.stderr);
+      const { code } = await launcher.exited;
+      assert.equal(code, 143, launcher.stderr);
+      assert.equal(existsSync(join(runtimeDir, "handover", "pool.sock")), false);
+    } finally {
+      await launcher.stop();
+      rmSync(runtimeDir, { recursive: true, force: true });
+    }
+  }),
+);
+
+it(
   "the control socket refuses a client of another uid (nobody, by SO_PEERCRED) even when its mode lets it in",
   {
     skip: ROOT_ONLY,

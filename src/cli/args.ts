@@ -61,6 +61,8 @@ export interface LaunchOptions extends CommonOptions {
   readonly quiet: boolean;
   readonly noPid: boolean;
   readonly onDemand: boolean;
+  /** With {@link LaunchOptions.onDemand}: stop the app after this many seconds without a connection, or undefined. */
+  readonly idleTimeoutSec: number | undefined;
   readonly notifyAccess: NotifyAccess;
   /** Seconds, or undefined for no limit. */
   readonly readyTimeoutSec: number | undefined;
@@ -189,6 +191,7 @@ const VALUED: Readonly<Record<string, string>> = {
   "--workers-mode": "workers-mode",
   "--name": "name",
   "--health": "health",
+  "--idle-timeout": "idle-timeout",
   "--type": "type",
   "--description": "description",
 };
@@ -208,6 +211,7 @@ const LAUNCH_ONLY = [
   "quiet",
   "no-pid",
   "on-demand",
+  "idle-timeout",
   "ready-timeout",
   "restart-delay",
   "stop-timeout",
@@ -370,6 +374,10 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     const alone = reloadText !== undefined ? "--reload-signal" : flags.has("on-demand") ? "--on-demand" : undefined;
     if (alone !== undefined) throw new UsageError(`${alone} cannot be combined with --workers ${common.workers}`);
   }
+  const idleText = last("idle-timeout");
+  if (idleText !== undefined && !flags.has("on-demand")) {
+    throw new UsageError("--idle-timeout needs --on-demand (the next connection starts the app again)");
+  }
   // Checked before anything is bound: the app gets the sockets and the fd store at fd 3, 4, …
   const appFds = sockets.length + common.fdstore;
   if (appFds > MAX_APP_FDS) {
@@ -385,6 +393,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     quiet: flags.has("quiet"),
     noPid: flags.has("no-pid"),
     onDemand: flags.has("on-demand"),
+    idleTimeoutSec: idleText === undefined ? undefined : parseDuration(idleText, "--idle-timeout", 0.001),
     notifyAccess: notifyAccess ?? "main",
     readyTimeoutSec: readyText === undefined ? undefined : parseDuration(readyText, "--ready-timeout", 0.001),
     restartDelaySec: parseDuration(last("restart-delay") ?? "0.1", "--restart-delay"),
@@ -448,6 +457,9 @@ Sockets (systemfd-compatible):
 Starting:
       --on-demand        start COMMAND at the first connection; after a clean exit, wait
                          for the next one (connections queue meanwhile)
+      --idle-timeout DURATION
+                         with --on-demand: stop the app after DURATION without a connection
+                         (open or queued); the next connection starts it again
       --restart no|on-failure|always
                          restart after the app exits by itself (default: no; on-failure
                          with --watchdog or --ready-timeout)

@@ -88,8 +88,6 @@ export interface ResolvedApp {
   /** Its working directory, absolute (default: the directory of handover.json, or the launcher's). */
   readonly cwd: string;
   readonly env: Readonly<Record<string, string>>;
-  /** Milliseconds, or undefined. */
-  readonly idleTimeoutMs: number | undefined;
 }
 
 /** A handover.json or an app that does not validate; the message starts with the field's path. */
@@ -285,6 +283,7 @@ export function resolveApp(app: unknown, field: string, baseDir: string = proces
     quiet: false,
     noPid: false,
     onDemand,
+    idleTimeoutSec: idleTimeout,
     notifyAccess: optional("notifyAccess", (v, f) => choice(v, f, ["main", "all", "none"] as const)) ?? "main",
     readyTimeoutSec: optional("readyTimeout", (v, f) => duration(v, f, 0.001)),
     restartDelaySec: optional("restartDelay", duration) ?? 0.1,
@@ -298,7 +297,7 @@ export function resolveApp(app: unknown, field: string, baseDir: string = proces
     health: undefined,
     name,
   };
-  return { name, options, cwd, env, idleTimeoutMs: idleTimeout === undefined ? undefined : idleTimeout * 1000 };
+  return { name, options, cwd, env };
 }
 
 /**

@@ -18,7 +18,8 @@ import { system } from "../ffi/system.ts";
 import { ConnectionWatch } from "./activity.ts";
 import type { AppState } from "./app_state.ts";
 import { type AppConfig, ConfigError, resolveApp, type ResolvedApp } from "./config.ts";
-import { LogBook } from "./control.ts";
+import type { LaunchOptions } from "./args.ts";
+import { type ControlEntry, LogBook } from "./control.ts";
 import { FdStore } from "./fdstore.ts";
 import {
   bindListeners,
@@ -118,6 +119,8 @@ export class AppStartError extends Error {
 /** One app's resources and run. */
 interface Entry {
   readonly app: ResolvedApp;
+  /** The `handover` command's app: its supervisor answers the process's signals itself. */
+  readonly commandLine: boolean;
   /** One set of listeners per worker (the same set for every worker unless reuseport). */
   readonly sets: Listener[][];
   readonly receivers: (NotifyReceiver | undefined)[];
@@ -136,8 +139,15 @@ interface Entry {
   readonly pids: Set<number>;
 }
 
-/** Each launcher's log books, by app, for `handover up`'s control socket (not part of the API). */
-const LOG_BOOKS = new WeakMap<Launcher, Map<string, LogBook>>();
+/** Each launcher's apps, for the command's functions below (not part of the API). */
+const ENTRIES = new WeakMap<Launcher, Map<string, Entry>>();
+
+/** An app of a launcher, or a RangeError. */
+function entryOf(launcher: Launcher, name: string): Entry {
+  const entry = ENTRIES.get(launcher)?.get(name);
+  if (entry === undefined) throw new RangeError(`No app named ${JSON.stringify(name)} in this launcher`);
+  return entry;
+}
 
 /**
  * An app's log lines (the launcher's lines about it, and what `handover up` adds), for `handover logs`.
@@ -153,9 +163,60 @@ const LOG_BOOKS = new WeakMap<Launcher, Map<string, LogBook>>();
  * ```
  */
 export function launcherLogBook(launcher: Launcher, name: string): LogBook {
-  const book = LOG_BOOKS.get(launcher)?.get(name);
-  if (book === undefined) throw new RangeError(`No app named ${JSON.stringify(name)} in this launcher`);
-  return book;
+  return entryOf(launcher, name).book;
+}
+
+/**
+ * What a control socket answers for, app by app (`handover status|restart|stop|logs`; not part of the API):
+ * `restart` and `stop` go to the app's supervisor with the command's name as the reason, as its lines show it.
+ *
+ * @param launcher The launcher.
+ * @returns One entry per app, in the order they were added.
+ *
+ * @example
+ * ```ts ignore
+ * const control = ControlServer.openMany("shop", () => launcherControlEntries(launcher));
+ * ```
+ */
+export function launcherControlEntries(launcher: Launcher): ControlEntry[] {
+  return launcher.apps().map((app) => ({
+    name: app.name,
+    sockets: app.sockets,
+    book: launcherLogBook(launcher, app.name),
+    target: {
+      state: () => launcher.apps().find((a) => a.name === app.name)!,
+      request: (action, why) => {
+        const runner = entryOf(launcher, app.name).runner;
+        if (runner === undefined) {
+          if (action === "restart") void launcher.start(app.name).catch(() => {});
+        } else if (runner instanceof WorkerPool) {
+          if (action === "restart") void runner.restart(why);
+          else runner.stop(false);
+        } else runner.request(action, why);
+      },
+    },
+  }));
+}
+
+/**
+ * Adds the `handover` command's one app (not part of the API): the parsed command line, run in the process's
+ * directory and environment. Its supervisor answers the process's SIGTERM and SIGINT (drain; a second one is
+ * passed on) and SIGHUP (reload or overlapped restart) itself, as `handover -- CMD` always has, and an app that
+ * does not send READY=1 is not counted ready by its listening.
+ *
+ * @param launcher The launcher, with no app of that name yet.
+ * @param options The parsed command line.
+ * @returns The app's bound sockets, one set per worker (the same set for every worker unless reuseport).
+ * @throws {ListenerError} When a socket cannot be bound.
+ *
+ * @example
+ * ```ts ignore
+ * const sets = addCommandLineApp(launcher, parseCommandLine(["-s", "http::0", "--", "node", "app.js"]));
+ * ```
+ */
+export function addCommandLineApp(launcher: Launcher, options: LaunchOptions): readonly (readonly Listener[])[] {
+  launcher["addEntry"]({ name: options.name, options, cwd: process.cwd(), env: {} }, true);
+  return entryOf(launcher, options.name).sets;
 }
 
 /** How often an idle-timeout app is looked at, at most. */
@@ -203,6 +264,7 @@ export class Launcher {
     this.baseDir = config.baseDir ?? process.cwd();
     this.pipe = config.output === "pipe";
     this.emitter.setMaxListeners(0);
+    ENTRIES.set(this, this.entries);
     (config.apps ?? []).forEach((app, i) => this.addResolved(resolveApp(app, `apps[${i}]`, this.baseDir)));
   }
 
@@ -291,8 +353,13 @@ export class Launcher {
     return this.addResolved(resolveApp(app, "app", this.baseDir));
   }
 
-  /** Binds an app's sockets and opens its notify sockets and fd stores. */
+  /** Adds an app; returns its sockets, described. */
   private addResolved(app: ResolvedApp): string[] {
+    return this.addEntry(app, false).sets[0]!.map(describeListener);
+  }
+
+  /** Binds an app's sockets and opens its notify sockets and fd stores. */
+  private addEntry(app: ResolvedApp, commandLine: boolean): Entry {
     if (this.closing !== undefined) throw new Error("the launcher is closed");
     if (this.entries.has(app.name)) throw new ConfigError("name", `${JSON.stringify(app.name)} is taken already`);
     const { c } = system();
@@ -317,16 +384,13 @@ export class Launcher {
       for (const receiver of receivers) receiver?.close();
       throw error;
     }
-    const book = new LogBook();
-    let books = LOG_BOOKS.get(this);
-    if (books === undefined) LOG_BOOKS.set(this, books = new Map());
-    books.set(app.name, book);
-    this.entries.set(app.name, {
+    const entry: Entry = {
       app,
+      commandLine,
       sets,
       receivers,
       stores,
-      book,
+      book: new LogBook(),
       runner: undefined,
       running: undefined,
       ready: false,
@@ -336,14 +400,8 @@ export class Launcher {
       idleTimer: undefined,
       lastActive: 0,
       pids: new Set(),
-    });
-    return sets[0]!.map(describeListener);
-  }
-
-  /** The app of that name, or a RangeError. */
-  private entry(name: string): Entry {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw new RangeError(`No app named ${JSON.stringify(name)} in this launcher`);
+    };
+    this.entries.set(app.name, entry);
     return entry;
   }
 
@@ -370,7 +428,7 @@ export class Launcher {
       await Promise.all([...this.entries.keys()].map((n) => this.start(n)));
       return;
     }
-    const entry = this.entry(name);
+    const entry = entryOf(this, name);
     if (this.closing !== undefined) throw new Error("the launcher is closed");
     if (entry.runner === undefined) this.run(entry);
     if (entry.app.options.onDemand || entry.ready) return;
@@ -414,12 +472,12 @@ export class Launcher {
     };
     const settings: SupervisorSettings = {
       hooks,
-      signals: false,
+      signals: entry.commandLine,
       spawned: this.spawned,
       cwd: entry.app.cwd,
       env: entry.app.env,
       pipeOutput: this.pipe,
-      readyOnListen: true,
+      readyOnListen: !entry.commandLine,
     };
     const runner = o.workers > 1
       ? new WorkerPool(
@@ -434,7 +492,7 @@ export class Launcher {
     // Each supervisor listens for its wake-up signal; a launcher of many apps needs more than the default 10.
     const wanted = 4 * (this.entries.size + 1) * Math.max(o.workers, 1) + 10;
     if (process.getMaxListeners() < wanted) process.setMaxListeners(wanted);
-    if (entry.app.idleTimeoutMs !== undefined) this.watchIdle(entry, entry.app.idleTimeoutMs);
+    if (o.idleTimeoutSec !== undefined) this.watchIdle(entry, o.idleTimeoutSec * 1000);
     entry.running = runner.run().then((code) => {
       entry.runner = undefined;
       entry.running = undefined;
@@ -495,7 +553,7 @@ export class Launcher {
    * ```
    */
   async stop(name: string, options: { readonly force?: boolean } = {}): Promise<number> {
-    const entry = this.entry(name);
+    const entry = entryOf(this, name);
     const runner = entry.runner;
     if (runner === undefined) return entry.lastStatus;
     if (runner instanceof WorkerPool) runner.stop(options.force === true);
@@ -522,7 +580,7 @@ export class Launcher {
    * ```
    */
   async restart(name: string): Promise<void> {
-    const entry = this.entry(name);
+    const entry = entryOf(this, name);
     const runner = entry.runner;
     if (runner === undefined) return await this.start(name);
     if (runner instanceof WorkerPool) await runner.restart("restart()");

@@ -1,6 +1,7 @@
 /**
- * The `handover` command: parses the command line, binds the sockets, and
- * runs the supervisor or prints the unit files. Runtime-neutral: `node:`
+ * The `handover` command: parses the command line, then runs the app as a
+ * client of the `Launcher` API (which binds the sockets and supervises it),
+ * or prints the unit files. Runtime-neutral: `node:`
  * built-ins that Node, Deno and Bun all have, plus handover's FFI.
  *
  * @module
@@ -8,28 +9,17 @@
 
 import { existsSync, statSync } from "node:fs";
 import { loadBackend } from "../ffi/loader.ts";
-import { system } from "../ffi/system.ts";
 import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
 import type { LaunchOptions } from "./args.ts";
-import { CONTROL_COMMANDS, controlCommand, ControlServer, LogBook } from "./control.ts";
-import { FdStore } from "./fdstore.ts";
+import { CONTROL_COMMANDS, controlCommand, ControlServer } from "./control.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
+import { addCommandLineApp, Launcher, launcherControlEntries } from "./launcher.ts";
+import { describeListener, type Listener, ListenerError } from "./listeners.ts";
 import { probeSnippet } from "./probes.ts";
-import {
-  bindListeners,
-  bindReusePortSets,
-  closeListeners,
-  describeListener,
-  distinctListeners,
-  type Listener,
-  ListenerError,
-} from "./listeners.ts";
-import { NotifyReceiver } from "./notify_receiver.ts";
-import { Supervisor, type SupervisorOutput } from "./supervisor.ts";
+import type { SupervisorOutput } from "./supervisor.ts";
 import { printable } from "./text.ts";
 import { findProgram, launchdPlist, systemdUnits } from "./units.ts";
 import { up } from "./up.ts";
-import { WorkerPool } from "./workers.ts";
 
 /** Where the command writes. */
 export interface CommandOutput {
@@ -93,86 +83,44 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
   for (const path of options.watch) {
     if (!existsSync(path)) throw new UsageError(`Cannot watch ${JSON.stringify(path)}: it does not exist`);
   }
-  if (options.workers > 1) return await launchWorkers(options, log);
-  const { c } = system();
-  let listeners: Listener[] = [];
-  let receiver: NotifyReceiver | undefined;
-  const store = new FdStore(options.fdstore);
-  const book = new LogBook();
+  // The command is a client of the Launcher API: one app, whose supervisor answers this process's signals.
+  const launcher = new Launcher();
   let health: HealthServer | undefined;
   let control: ControlServer | undefined;
   try {
-    listeners = bindListeners(options.sockets, options.backlog ?? c.SOMAXCONN);
-    if (options.sockets.length === 0) log.info("warning: no sockets created");
-    listeners.forEach((listener, i) => {
-      const name = listener.spec.named ? ` as ${listener.spec.name}` : "";
-      log.info(`socket ${describeListener(listener)} -> fd #${3 + i}${name}`);
-    });
-    if (options.notifyAccess !== "none") receiver = NotifyReceiver.open();
-    const supervisor = new Supervisor(options, listeners, receiver, store, book.wrap(log));
-    health = options.health && await serveHealth(options.health, () => supervisor.state());
+    logSockets(addCommandLineApp(launcher, options), log);
+    launcher.on("log", ({ level, line }) => log[level](line));
+    const stopped = new Promise<number>((resolve) => launcher.once("stop", ({ code }) => resolve(code)));
+    health = options.health && await serveHealth(options.health, () => launcher.apps()[0]!);
     if (health) log.info(`health http://${health.address.host ?? "0.0.0.0"}:${health.address.port}/readyz /livez`);
-    control = openControl(options.name, supervisor, listeners.map(describeListener), book, log);
-    return await supervisor.run();
+    control = openControl(options.name, launcher, log);
+    // An app that ends before it is ready is told of by its lines; its status is the exit code.
+    launcher.start(options.name).catch(() => {});
+    return await stopped;
   } finally {
     control?.close();
     await health?.close();
-    closeListeners(listeners);
-    receiver?.close();
-    store.clear();
+    await launcher.close();
   }
 }
 
-/** `--workers N`: the sockets once (shared) or once per worker (reuseport), a notify socket and fd store each. */
-async function launchWorkers(options: LaunchOptions, log: SupervisorOutput): Promise<number> {
-  const { c } = system();
-  const count = options.workers;
-  let sets: Listener[][] = [];
-  const receivers: NotifyReceiver[] = [];
-  const stores: FdStore[] = [];
-  try {
-    const backlog = options.backlog ?? c.SOMAXCONN;
-    if (options.workersMode === "reuseport") sets = bindReusePortSets(options.sockets, backlog, count);
-    else {
-      const shared = bindListeners(options.sockets, backlog);
-      sets = Array.from({ length: count }, () => shared);
-    }
-    if (options.sockets.length === 0) log.info("warning: no sockets created");
-    sets.forEach((set, worker) => {
-      set.forEach((listener, i) => {
-        if (worker > 0 && listener === sets[0]![i]) return;
-        const name = listener.spec.named ? ` as ${listener.spec.name}` : "";
-        const whose = sets[0]![i] === sets[1]?.[i] ? "every worker" : `worker ${worker}`;
-        log.info(`socket ${describeListener(listener)} -> fd #${3 + i}${name} of ${whose}`);
-      });
+/** Which fd each socket is, and whose it is (`--workers`: every worker's, or one worker's in reuseport mode). */
+function logSockets(sets: readonly (readonly Listener[])[], log: SupervisorOutput): void {
+  if (sets[0]!.length === 0) log.info("warning: no sockets created");
+  sets.forEach((set, worker) => {
+    set.forEach((listener, i) => {
+      if (worker > 0 && listener === sets[0]![i]) return;
+      const name = listener.spec.named ? ` as ${listener.spec.name}` : "";
+      const whose = sets.length === 1 ? "" : sets[0]![i] === sets[1]![i] ? " of every worker" : ` of worker ${worker}`;
+      log.info(`socket ${describeListener(listener)} -> fd #${3 + i}${name}${whose}`);
     });
-    for (let i = 0; i < count; i++) {
-      if (options.notifyAccess !== "none") receivers.push(NotifyReceiver.open());
-      stores.push(new FdStore(options.fdstore));
-    }
-    const pool = new WorkerPool(
-      options,
-      sets.map((listeners, i) => ({ listeners, receiver: receivers[i], store: stores[i]! })),
-      log,
-    );
-    return await pool.run();
-  } finally {
-    closeListeners(distinctListeners(sets));
-    for (const receiver of receivers) receiver.close();
-    for (const store of stores) store.clear();
-  }
+  });
 }
 
 /** The control socket, or a warning when it cannot be had (the app runs all the same). */
-function openControl(
-  name: string,
-  supervisor: Supervisor,
-  sockets: string[],
-  book: LogBook,
-  log: SupervisorOutput,
-): ControlServer | undefined {
+function openControl(name: string, launcher: Launcher, log: SupervisorOutput): ControlServer | undefined {
   try {
-    return ControlServer.open(name, supervisor, sockets, book);
+    return ControlServer.openMany(name, () => launcherControlEntries(launcher));
   } catch (error) {
     log.warn(`no control socket: ${error instanceof Error ? error.message : String(error)}`);
     return undefined;

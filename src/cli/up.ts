@@ -15,7 +15,7 @@ import { basename, dirname, resolve } from "node:path";
 import { UsageError } from "./args.ts";
 import { APP_NAME, ConfigError, parseLauncherFile } from "./config.ts";
 import { ControlServer } from "./control.ts";
-import { Launcher, launcherLogBook } from "./launcher.ts";
+import { Launcher, launcherControlEntries, launcherLogBook } from "./launcher.ts";
 import { printable } from "./text.ts";
 
 /** Where `handover up` writes. */
@@ -170,19 +170,7 @@ export async function up(argv: readonly string[], out: UpOutput): Promise<number
 
   let control: ControlServer | undefined;
   try {
-    control = ControlServer.openMany(launcherName, () =>
-      launcher.apps().map((app) => ({
-        name: app.name,
-        sockets: app.sockets,
-        book: launcherLogBook(launcher, app.name),
-        target: {
-          state: () => launcher.apps().find((a) => a.name === app.name)!,
-          request: (action: "restart" | "stop") => {
-            if (action === "restart") void launcher.restart(app.name).catch(() => {});
-            else void launcher.stop(app.name);
-          },
-        },
-      })));
+    control = ControlServer.openMany(launcherName, () => launcherControlEntries(launcher));
     if (!args.quiet) out.stderr(`~> control socket ${control.path}\n`);
   } catch (error) {
     out.stderr(`~> no control socket: ${error instanceof Error ? error.message : String(error)}\n`);
