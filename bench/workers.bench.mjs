@@ -4,12 +4,15 @@
 //   default), shared without it (HANDOVER_EPOLLEXCLUSIVE=0) and reuseport, with keep-alive connections (wrk's default)
 //   and with a connection per request (`Connection: close`);
 // - CPU µs per request of the workers (utime+stime from /proc over the run / requests), each mode against 1 worker;
-// - throughput (req/s) of the same rows, beside `deno serve --parallel` (DENO_JOBS=2), 2 Bun processes with
+// - throughput (req/s) of the same rows, from a wrk run of its own without the counting script (wrk's Lua
+//   response() callback costs wrk more CPU per answer than the servers spend, so counting runs measure wrk), beside `deno serve --parallel` (DENO_JOBS=2), 2 Bun processes with
 //   `reusePort: true` and Node's `cluster` with 2 workers;
 // - rolling restarts under load: failed requests while SIGHUP restarts both workers one at a time, twice.
 // The apps are Deno.serve, Bun.serve and node:http through handover's serve(), answering "worker I pid P".
-// Each row is the median of ROUNDS rounds; a round starts every tool afresh, in turn.
-//   node bench/workers.bench.mjs  (BENCH_MODES=shared BENCH_ROUNDS=3 BENCH_SECONDS=4 BENCH_CONNECTIONS=16 BENCH_ONLY=deno,bun,node BENCH_RESTARTS=2)
+// Each row is the median of ROUNDS rounds; a round starts every tool afresh, in turn. BENCH_PIN=1 pins every server
+// (the launcher and its workers, each runtime's own tool) to core 1, so 1 and 2 workers have the same core to
+// themselves and wrk the other: the CPU per request then compares the modes, not how much wrk takes from them.
+//   node bench/workers.bench.mjs  (BENCH_MODES=shared BENCH_ROUNDS=3 BENCH_SECONDS=4 BENCH_CONNECTIONS=16 BENCH_ONLY=deno,bun,node BENCH_RESTARTS=2 BENCH_PIN=1)
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
@@ -25,6 +28,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 // BENCH_MODES="shared" (labels that start so): only those handover rows, without the other tools and restarts.
 const MODES = process.env.BENCH_MODES?.split(",");
 const ONLY = (process.env.BENCH_ONLY ?? "deno,bun,node").split(",");
+const PIN = process.env.BENCH_PIN === "1";
+/** A server's argv, pinned to core 1 with BENCH_PIN=1. */
+const pinned = (argv) => PIN ? ["taskset", "-c", "1", ...argv] : argv;
 const work = join(root, "bench", ".out", `workers-${process.pid}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const TICKS = 100; // sysconf(_SC_CLK_TCK) on Linux
@@ -154,16 +160,25 @@ function tree(pid) {
   return all;
 }
 
-/** wrk pinned to core 0 against PORT; answers counted by body. */
-function wrk(port, close) {
-  const args = ["-c", "0", "wrk", "-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "-s", lua];
+/** wrk pinned to core 0 against PORT; with `count`, answers counted by body (a slower wrk). */
+function wrk(port, close, count) {
+  const args = ["-c", "0", "wrk", "-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, ...(count ? ["-s", lua] : [])];
   if (close) args.push("-H", "Connection: close");
   args.push(`http://127.0.0.1:${port}/`);
   const r = spawnSync("taskset", args, { encoding: "utf8", timeout: (SECONDS + 30) * 1000 });
   const counts = JSON.parse(/^COUNTS (.*)$/m.exec(r.stdout)?.[1] ?? "{}");
   const errors = (/^ERRORS (.*)$/m.exec(r.stdout)?.[1] ?? "0 0 0 0 0").split(" ").map(Number);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
-  const requests = Object.values(counts).reduce((a, b) => a + b, 0);
+  const requests = count
+    ? Object.values(counts).reduce((a, b) => a + b, 0)
+    : Number(/(\d+) requests in/.exec(r.stdout)?.[1] ?? 0);
+  if (!count) {
+    // Without the script only wrk's own error line is there: connect, read, write, timeout; and non-2xx answers.
+    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(r.stdout);
+    const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(r.stdout)?.[1] ?? 0);
+    const [connect, read, , timeout] = socket === null ? [0, 0, 0, 0] : socket.slice(1).map(Number);
+    return { counts, requests, rps, errors: connect + timeout + non2xx, readErrors: read };
+  }
   // Socket errors of wrk's own closing of connections (read errors with Connection: close) are not failures.
   return { counts, requests, rps, errors: errors[0] + errors[3] + errors[4], readErrors: errors[1] };
 }
@@ -172,7 +187,8 @@ function wrk(port, close) {
 async function startWorkers(runtime, count, mode, env = {}) {
   const port = await freePort();
   const app = workerApp(runtime);
-  const child = spawn(process.execPath, [
+  const [command, ...argv] = pinned([
+    process.execPath,
     join(root, "dist", "cli.js"),
     "--workers",
     String(count),
@@ -182,7 +198,8 @@ async function startWorkers(runtime, count, mode, env = {}) {
     `web=http::127.0.0.1:${port}`,
     "--",
     ...runtimes[runtime].argv(app),
-  ], { stdio: ["ignore", "ignore", "pipe"], env: { ...cleanEnv(), ...env } });
+  ]);
+  const child = spawn(command, argv, { stdio: ["ignore", "ignore", "pipe"], env: { ...cleanEnv(), ...env } });
   let stderr = "";
   child.stderr.setEncoding("utf8").on("data", (d) => stderr += d);
   const deadline = Date.now() + 60_000;
@@ -210,12 +227,14 @@ function cleanEnv() {
 
 /** One wrk run: requests per worker (by WORKER_INDEX), max/min, req/s and worker CPU µs per request. */
 function measure(target, close) {
+  // With BENCH_PIN the launcher's pid is taskset's, which exec()s the launcher: the same process.
   const pids = tree(target.pid).filter((pid) => pid !== target.pid);
   const before = cpuOf(pids);
-  const result = wrk(target.port, close);
+  const plain = wrk(target.port, close, false);
   const cpu = cpuOf(pids) - before;
+  const result = wrk(target.port, close, true);
   const perWorker = {};
-  let failed = result.errors;
+  let failed = plain.errors + result.errors;
   for (const [key, n] of Object.entries(result.counts)) {
     const match = /^200 worker (\S+) pid (\d+)/.exec(key);
     if (!match) {
@@ -228,12 +247,12 @@ function measure(target, close) {
   const shares = Object.values(perWorker);
   const ratio = shares.length < 2 ? (shares.length === 1 ? Infinity : NaN) : Math.max(...shares) / Math.min(...shares);
   return {
-    rps: result.rps,
-    requests: result.requests,
+    rps: plain.rps,
+    requests: plain.requests,
     failed,
     perWorker,
     ratio,
-    cpuUs: result.requests > 0 ? cpu * 1e6 / result.requests : NaN,
+    cpuUs: plain.requests > 0 ? cpu * 1e6 / plain.requests : NaN,
   };
 }
 
@@ -243,27 +262,19 @@ async function startOwnWay(runtime) {
   const app = ownWayApp(runtime);
   const env = { ...cleanEnv(), PORT: String(port) };
   const children = [];
+  const start = (argv, extraEnv = {}) => {
+    const [command, ...rest] = pinned(argv);
+    children.push(spawn(command, rest, { stdio: "ignore", env: { ...env, ...extraEnv } }));
+  };
   if (runtime === "deno") {
-    children.push(
-      spawn(bin("deno"), [
-        "serve",
-        "-A",
-        "--no-check",
-        "--parallel",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(port),
-        app,
-      ], {
-        stdio: "ignore",
-        env: { ...env, DENO_JOBS: "2" },
-      }),
+    start(
+      [bin("deno"), "serve", "-A", "--no-check", "--parallel", "--host", "127.0.0.1", "--port", String(port), app],
+      { DENO_JOBS: "2" },
     );
   } else if (runtime === "bun") {
-    for (let i = 0; i < 2; i++) children.push(spawn(bin("bun"), [app], { stdio: "ignore", env }));
+    for (let i = 0; i < 2; i++) start([bin("bun"), app]);
   } else {
-    children.push(spawn(process.execPath, [app], { stdio: "ignore", env }));
+    start([process.execPath, app]);
   }
   await waitForAnswer(port);
   await sleep(500); // every process of the tool listening
@@ -283,10 +294,11 @@ async function startOwnWay(runtime) {
 function measureOwnWay(tool, close) {
   const pids = tool.pids();
   const before = cpuOf(pids);
-  const result = wrk(tool.port, close);
+  const plain = wrk(tool.port, close, false);
   const cpu = cpuOf(pids) - before;
+  const result = wrk(tool.port, close, true);
   const perPid = {};
-  let failed = result.errors;
+  let failed = plain.errors + result.errors;
   for (const [key, n] of Object.entries(result.counts)) {
     const match = /^200 worker \S+ pid (\w+)/.exec(key);
     if (!match) failed += n;
@@ -294,11 +306,11 @@ function measureOwnWay(tool, close) {
   }
   const shares = Object.values(perPid);
   return {
-    rps: result.rps,
-    requests: result.requests,
+    rps: plain.rps,
+    requests: plain.requests,
     failed,
     ratio: shares.length < 2 ? Infinity : Math.max(...shares) / Math.min(...shares),
-    cpuUs: result.requests > 0 ? cpu * 1e6 / result.requests : NaN,
+    cpuUs: plain.requests > 0 ? cpu * 1e6 / plain.requests : NaN,
   };
 }
 
@@ -340,7 +352,9 @@ const modes = [
 ];
 
 console.log(
-  `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s pinned to core 0; workers unpinned; keep-alive and Connection: close\n`,
+  `wrk -t1 -c${CONNECTIONS} -d${SECONDS}s pinned to core 0; servers ${
+    PIN ? "pinned to core 1" : "unpinned"
+  }; keep-alive and Connection: close; req/s and CPU from a wrk run without the counting script, shares from one with it\n`,
 );
 const samples = new Map();
 const record = (runtime, tool, close, r) => {
