@@ -48,13 +48,26 @@ const runtimes = {
   node: { argv: (file) => [process.execPath, file], build: "dist/node.js" },
 };
 
-/** The worker app of docs/launcher.md (workers_app.ts), importing the build each runtime's users get. */
+/**
+ * The worker app of docs/launcher.md (workers_app.ts), importing the build each runtime's users get: `serve()` in
+ * Deno and Bun (Deno.serve, Bun.serve, as `deno serve` and Bun's own processes run); in Node the same `node:http`
+ * handler as the `node:cluster` row, adopted with `adopt()` (docs/serving.md), so that both rows run the same server
+ * and differ only in how the workers share the socket (`serve()` in Node adds the fetch API's Request and Response).
+ */
 function workerApp(runtime) {
   const url = pathToFileURL(join(root, runtimes[runtime].build)).href;
   const path = join(work, `worker_${runtime}.${runtime === "deno" ? "ts" : "mjs"}`);
   writeFileSync(
     path,
-    `import process from "node:process";
+    runtime === "node"
+      ? `import http from "node:http";
+import process from "node:process";
+import { adopt, ready } from ${JSON.stringify(url)};
+const worker = process.env.WORKER_INDEX ?? "0";
+await adopt(http.createServer((_q, r) => r.end(\`worker \${worker} pid \${process.pid}\\n\`)), "web");
+await ready();
+`
+      : `import process from "node:process";
 import { ready, serve } from ${JSON.stringify(url)};
 const worker = process.env.WORKER_INDEX ?? "0";
 await serve(() => new Response(\`worker \${worker} pid \${process.pid}\\n\`), { name: "web", port: 8080 });

@@ -342,3 +342,37 @@ it(
     assert.throws(() => exitWhenIdle(0), RangeError);
   }),
 );
+
+it(
+  "serve()'s request count keeps a handler's synchronous Response synchronous, ends a request whose handler throws, and marks responses while draining",
+  async () => {
+    const { RequestTracker } = await import("../src/serve/drain.ts");
+    const tracker = new RequestTracker();
+    let seen = -1;
+    const sync = tracker.wrap(() => {
+      seen = tracker.inflight;
+      return new Response("now");
+    });
+    const response = sync(new Request("http://localhost/"));
+    assert.ok(response instanceof Response, "a synchronous response is not turned into a promise");
+    assert.equal(seen, 1);
+    assert.equal(tracker.inflight, 0);
+    const thrown = new Error("boom");
+    const throwing = tracker.wrap(() => {
+      throw thrown;
+    });
+    await assert.rejects(Promise.resolve().then(() => throwing(new Request("http://localhost/"))), thrown);
+    assert.equal(tracker.inflight, 0);
+    const rejecting = tracker.wrap(() => Promise.reject(thrown));
+    await assert.rejects(async () => await rejecting(new Request("http://localhost/")), thrown);
+    assert.equal(tracker.inflight, 0);
+    tracker.draining = true;
+    const later = tracker.wrap(() => Promise.resolve(new Response("later")));
+    const pending = later(new Request("http://localhost/"));
+    assert.equal(tracker.inflight, 1);
+    const closing = await pending;
+    assert.equal(closing.headers.get("connection"), "close");
+    assert.equal(await closing.text(), "later");
+    assert.equal(tracker.inflight, 0);
+  },
+);

@@ -13,6 +13,7 @@ import { bindSocket, listenSocket, localAddress, openSocket, peerAddress } from 
 import { check, failure, system } from "../ffi/system.ts";
 import { encodeEpollEvent } from "../sys/poll.ts";
 import type { FetchHandler, RequestCounts, SocketAddress } from "../types.ts";
+import { observeHandler } from "./handler.ts";
 import { adoptionUnavailable, epollFds, openFdNumbers, registrationsOf, socketInode } from "./transplant.ts";
 
 /** How long {@link drainServer} waits, in milliseconds. */
@@ -170,19 +171,19 @@ export class RequestTracker implements RequestCounts {
    * @returns The wrapped handler.
    */
   wrap(handler: FetchHandler): FetchHandler {
-    return async (request) => {
+    const end = (): void => {
+      this.inflight--;
+    };
+    return observeHandler(handler, () => {
       this.inflight++;
       this.lastStart = Date.now();
-      try {
-        const response = await handler(request);
-        if (!this.draining) return response;
-        const closing = new Response(response.body, response);
-        closing.headers.set("connection", "close");
-        return closing;
-      } finally {
-        this.inflight--;
-      }
-    };
+      return end;
+    }, (response) => {
+      if (!this.draining) return response;
+      const closing = new Response(response.body, response);
+      closing.headers.set("connection", "close");
+      return closing;
+    });
   }
 }
 

@@ -7,6 +7,7 @@
 
 import type { FetchHandler } from "../types.ts";
 import { system } from "../ffi/system.ts";
+import { observeHandler } from "./handler.ts";
 
 /** What {@link exitWhenIdle} returns. */
 export interface IdleTimer {
@@ -93,14 +94,7 @@ export function exitWhenIdle(seconds: number, options: IdleOptions = {}): IdleTi
     touch: arm,
     begin,
     wrap(handler: FetchHandler): FetchHandler {
-      return async (request: Request) => {
-        const end = begin();
-        try {
-          return await handler(request);
-        } finally {
-          end();
-        }
-      };
+      return observeHandler(handler, begin);
     },
     watch(server) {
       server.on("request", (_req, res) => res.once("close", begin()));
