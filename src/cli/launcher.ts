@@ -174,8 +174,12 @@ export function launcherLogBook(launcher: Launcher, name: string): LogBook {
  * @returns One entry per app, in the order they were added.
  *
  * @example
- * ```ts ignore
- * const control = ControlServer.openMany("shop", () => launcherControlEntries(launcher));
+ * ```ts
+ * import { Launcher } from "../../launcher.ts";
+ * import { launcherControlEntries } from "./launcher.ts";
+ * const launcher = new Launcher({ apps: [{ name: "web", command: ["node", "server.js"] }] });
+ * launcherControlEntries(launcher).map((entry) => entry.name); // ["web"]
+ * await launcher.close();
  * ```
  */
 export function launcherControlEntries(launcher: Launcher): ControlEntry[] {
@@ -210,8 +214,16 @@ export function launcherControlEntries(launcher: Launcher): ControlEntry[] {
  * @throws {ListenerError} When a socket cannot be bound.
  *
  * @example
- * ```ts ignore
- * const sets = addCommandLineApp(launcher, parseCommandLine(["-s", "http::0", "--", "node", "app.js"]));
+ * ```ts
+ * import { Launcher } from "../../launcher.ts";
+ * import { type LaunchOptions, parseCommandLine } from "./args.ts";
+ * import { addCommandLineApp } from "./launcher.ts";
+ * const launcher = new Launcher();
+ * const options = parseCommandLine(["-s", "web=http::0", "--", "node", "app.js"]) as LaunchOptions;
+ * const [sockets] = addCommandLineApp(launcher, options);
+ * sockets!.length; // 1: bound, for fd 3 of the app
+ * launcher.apps()[0]!.name; // "app"
+ * await launcher.close();
  * ```
  */
 export function addCommandLineApp(launcher: Launcher, options: LaunchOptions): readonly (readonly Listener[])[] {
