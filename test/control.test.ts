@@ -83,6 +83,8 @@ it(
       const status = await client(["status", "pool"], env);
       assert.equal(status.code, 0, status.stderr);
       assert.match(status.stdout, /^● pool$/m);
+      assert.match(status.stdout, /^ {3}Main PID: \d+ \(worker 0\)$/m);
+      assert.match(status.stdout, /^ {4}Workers: 2 \(pids \d+, \d+\)$/m);
       assert.match(status.stdout, /Active: active \(running\) since/);
       const restart = await client(["restart", "pool"], env);
       assert.equal(restart.code, 0, restart.stderr);

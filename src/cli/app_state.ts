@@ -30,4 +30,6 @@ export interface AppState {
   readonly status: string | undefined;
   /** How many times an instance was started after the first. */
   readonly restarts: number;
+  /** With several workers: each worker's serving main process, in worker order (undefined where none runs). */
+  readonly workerPids?: readonly (number | undefined)[];
 }

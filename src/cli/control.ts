@@ -224,9 +224,14 @@ export function statusText(name: string, state: AppState, sockets: readonly stri
   const lines = [
     `● ${name}`,
     `     Active: ${active}${since}`,
-    `   Main PID: ${state.pid ?? "-"}`,
-    `   Restarts: ${state.restarts}`,
+    `   Main PID: ${state.pid ?? "-"}${state.workerPids === undefined ? "" : " (worker 0)"}`,
   ];
+  if (state.workerPids !== undefined) {
+    lines.push(
+      `    Workers: ${state.workerPids.length} (pids ${state.workerPids.map((pid) => pid ?? "-").join(", ")})`,
+    );
+  }
+  lines.push(`   Restarts: ${state.restarts}`);
   if (state.status !== undefined) lines.push(`     Status: "${printable(state.status)}"`);
   if (state.watchdogMs !== undefined) {
     const fed = state.sinceKeepAliveMs === undefined ? "" : `, fed ${(state.sinceKeepAliveMs / 1000).toFixed(1)} s ago`;

@@ -158,6 +158,7 @@ export class WorkerPool {
       ...states[0]!,
       ready: states.every((s) => s.ready),
       restarts: states.reduce((sum, s) => sum + s.restarts, 0),
+      workerPids: states.map((s) => s.pid),
     };
   }
 
