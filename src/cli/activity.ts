@@ -9,9 +9,9 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
-import { closeSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
 import type { Listener } from "./listeners.ts";
+import { eachChunk } from "./proc.ts";
 
 /** TCP states that count as a connection in use: ESTABLISHED, SYN_RECV (include/net/tcp_states.h). */
 const TCP_BUSY = new Set(["01", "03"]);
@@ -23,32 +23,21 @@ const UNIX_CONNECTED = "03";
  * `/proc/net/tcp` runs to megabytes, which as one string would grow the launcher's heap for good.
  */
 function eachLine(path: string, each: (line: string) => void): void {
-  let fd: number;
+  let rest = "";
+  let header = true;
   try {
-    fd = openSync(path, "r");
-  } catch {
-    return;
-  }
-  try {
-    const buffer = Buffer.alloc(64 * 1024);
-    let rest = "";
-    let header = true;
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n <= 0) break;
-      const lines = (rest + buffer.toString("latin1", 0, n)).split("\n");
+    eachChunk(path, (chunk) => {
+      const lines = (rest + chunk).split("\n");
       rest = lines.pop()!;
       for (const line of lines) {
         if (header) header = false;
         else each(line);
       }
-    }
-    if (rest !== "" && !header) each(rest);
+    });
   } catch {
-    // the table cannot be read: no connections seen
-  } finally {
-    closeSync(fd);
+    return; // the table cannot be read: no connections seen
   }
+  if (rest !== "" && !header) each(rest);
 }
 
 /**

@@ -10,7 +10,8 @@
  * @module
  */
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { readProcFile } from "./proc.ts";
 import { cBuffer } from "../sys/memory.ts";
 import { system } from "../ffi/system.ts";
 
@@ -49,7 +50,7 @@ const MAX_DEPTH = 256;
 export function processEntry(pid: number): ProcessEntry | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "latin1");
+    text = readProcFile(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readlinkSync } from "node:fs";
+import { readProcFile } from "./proc.ts";
 import { parseEpollFdinfo } from "../serve/transplant.ts";
 
 /**
@@ -34,7 +35,7 @@ export function watchedInodes(pids: readonly number[]): Set<bigint> {
     for (const fd of fds) {
       try {
         if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== "anon_inode:[eventpoll]") continue;
-        for (const entry of parseEpollFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8"))) {
+        for (const entry of parseEpollFdinfo(readProcFile(`/proc/${pid}/fdinfo/${fd}`))) {
           watched.add(entry.inode);
         }
       } catch {
