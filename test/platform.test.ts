@@ -147,6 +147,36 @@ it("errno is read right after a failed call, in every backend", () => {
   assert.equal(backend.errno(), 9);
 });
 
+it("a C function answers the same before and after Deno compiles its trampoline (at its 64th call), errno too", () => {
+  // A library of its own: functions fresh from the backend, whatever the suite called before. In Deno the first 63
+  // calls go through Deno.UnsafeFnPointer and the later ones through the compiled trampoline; Bun and Node bind
+  // once, and must answer the same.
+  const table = {
+    getppid: { parameters: [], result: "i32" },
+    close: { parameters: ["i32"], result: "i32" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  } as const;
+  const fresh = openLibrary(currentBackend().libcPath, table);
+  const [a, b] = socketpair("stream");
+  try {
+    const out = new TextEncoder().encode("hello");
+    const into = cBuffer(16);
+    for (let i = 0; i < 200; i++) {
+      assert.equal(fresh.getppid(), process.ppid, `getppid, call ${i + 1}`);
+      assert.equal(fresh.close(987654), -1, `close, call ${i + 1}`);
+      assert.equal(currentBackend().errno(), 9, `errno after close, call ${i + 1}`);
+      assert.equal(fresh.write(a, out.subarray(i % 5), 5 - (i % 5)), 5 - (i % 5), `write, call ${i + 1}`);
+      const n = fresh.read(b, into, into.byteLength);
+      assert.equal(typeof n, "number");
+      assert.equal(new TextDecoder().decode(into.subarray(0, n)), "hello".slice(i % 5), `read, call ${i + 1}`);
+    }
+  } finally {
+    close(a);
+    close(b);
+  }
+});
+
 it("the address of a subarray is its buffer's address plus its byteOffset", () => {
   const { backend } = system();
   const base = new Uint8Array(256);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { closeSync, openSync, rmSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import {
 import { guarded, openFds, RUNTIME } from "./_helpers.ts";
 import { adopt, close, describeFd, exitWhenIdle, HandoverError, socketpair } from "../mod.ts";
 import { bindSocket, listenSocket, openSocket } from "../src/fd/socket.ts";
+import { openFdNumbers } from "../src/serve/transplant.ts";
 
 // The runtime's own HTTP server and stream listener, as the fixture names them.
 const nativeHttp = RUNTIME === "node" ? "node-http" : "native-http";
@@ -376,3 +377,27 @@ it(
     assert.equal(tracker.inflight, 0);
   },
 );
+
+it("openFdNumbers() lists exactly the open fds, as /proc/self/fd does, a new one included and a closed one not", () => {
+  const [a, b] = socketpair();
+  close(b);
+  const listed = openFdNumbers();
+  assert.ok(listed.includes(a), `fd ${a} is open`);
+  assert.ok(!listed.includes(b), `fd ${b} was closed`);
+  assert.deepEqual(listed, [...listed].sort((x, y) => x - y));
+  // readdirSync() opens the directory itself: its fd is listed there and closed when it returns.
+  const proc = new Set(readdirSync("/proc/self/fd").map(Number));
+  for (const fd of listed) assert.ok(proc.has(fd), `fd ${fd} is in /proc/self/fd`);
+  const isOpen = (fd: number): boolean => {
+    try {
+      fstatSync(fd);
+      return true;
+    } catch (error) {
+      assert.equal((error as NodeJS.ErrnoException).code, "EBADF");
+      return false;
+    }
+  };
+  for (const fd of proc) if (!listed.includes(fd)) assert.ok(!isOpen(fd), `fd ${fd} is open but not listed`);
+  close(a);
+  assert.ok(!openFdNumbers().includes(a));
+});

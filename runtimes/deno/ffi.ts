@@ -1,8 +1,15 @@
 /**
- * Deno's FFI for the core: one C function bound at a time with `Deno.dlopen`
- * (Deno compiles a trampoline per symbol, so binding the whole table would
- * cost milliseconds at start), errno through `__errno_location()`, and the
- * environment through `Deno.env`, whose deletion reaches C's environment.
+ * Deno's FFI for the core: one C function bound at a time, errno through
+ * `__errno_location()`, and the environment through `Deno.env`, whose
+ * deletion reaches C's environment.
+ *
+ * `Deno.dlopen` compiles a trampoline for each symbol (0.2–0.4 ms each), which
+ * is most of what adopting a socket cost in Deno. So a function is first
+ * called through `Deno.UnsafeFnPointer` on its address from `dlsym()` (no
+ * compiling; a few µs a call) and gets its trampoline only at its
+ * {@link TIER_UP}th call: functions called a few times never pay for one.
+ * Where the C library has no `dlsym` (glibc before 2.34 keeps it in libdl),
+ * every function gets its trampoline at once.
  *
  * @module
  */
@@ -10,7 +17,14 @@
 import { libcCandidates, openFirst } from "../../src/ffi/library.ts";
 import { HandoverError } from "../../src/sys/errors.ts";
 import { platformOf } from "../../src/sys/platform.ts";
-import type { Backend, NativeType, ProcessEnvironment, RawFunction, ResolvedSymbol } from "../../src/types.ts";
+import type {
+  Backend,
+  NativeType,
+  Platform,
+  ProcessEnvironment,
+  RawFunction,
+  ResolvedSymbol,
+} from "../../src/types.ts";
 
 /** The neutral types in `Deno.dlopen`'s words. */
 const DENO_TYPES: Readonly<Record<NativeType, Deno.NativeType | "void">> = {
@@ -23,6 +37,12 @@ const DENO_TYPES: Readonly<Record<NativeType, Deno.NativeType | "void">> = {
   pointer: "usize",
   void: "void",
 };
+
+/**
+ * The call at which a function gets its own trampoline: compiling one costs about as much as 60 calls through
+ * `Deno.UnsafeFnPointer`, so no function costs more than twice what it would with the trampoline from the start.
+ */
+const TIER_UP = 64;
 
 function declaration(s: ResolvedSymbol): Deno.ForeignFunction {
   return {
@@ -48,6 +68,74 @@ const denoEnvironment: ProcessEnvironment = {
 };
 
 /**
+ * A function that calls `slow` until its {@link TIER_UP}th call, then the function `compile()` returns. The
+ * argument count is kept (a fast call needs the exact count), so each arity has its own closure.
+ */
+function tiered(arity: number, slow: RawFunction, compile: () => RawFunction): RawFunction {
+  let calls = 0;
+  let call = slow;
+  const next = (): RawFunction => {
+    if (++calls === TIER_UP) call = compile();
+    return call;
+  };
+  switch (arity) {
+    case 0:
+      return () => next()();
+    case 1:
+      return (a) => next()(a);
+    case 2:
+      return (a, b) => next()(a, b);
+    case 3:
+      return (a, b, c) => next()(a, b, c);
+    case 4:
+      return (a, b, c, d) => next()(a, b, c, d);
+    case 5:
+      return (a, b, c, d, e) => next()(a, b, c, d, e);
+    case 6:
+      return (a, b, c, d, e, f) => next()(a, b, c, d, e, f);
+    default:
+      return (...args) => next()(...args);
+  }
+}
+
+/** `dlopen()`'s mode: resolve every symbol now (the same value on Linux and macOS). */
+const RTLD_NOW = 2;
+
+/**
+ * Addresses of functions, looked up with the C library's own `dlsym()`: `lookup(path, name)` is the address, or
+ * undefined where it cannot be told (then the caller binds with `Deno.dlopen`, which says why it failed).
+ */
+function symbolAddresses(
+  platform: Platform,
+  dlsym: (handle: bigint, name: Uint8Array<ArrayBuffer>) => Deno.PointerValue,
+): (path: string, name: string) => Deno.PointerObject | undefined {
+  const encoder = new TextEncoder();
+  const cString = (text: string): Uint8Array<ArrayBuffer> => encoder.encode(`${text}\0`);
+  // RTLD_DEFAULT: NULL in glibc and musl, (void *)-2 in macOS.
+  const everywhere = platform.os === "darwin" ? 0xffff_ffff_ffff_fffen : 0n;
+  const dlopenAddress = dlsym(everywhere, cString("dlopen"));
+  const dlopen = dlopenAddress === null
+    ? undefined
+    : new Deno.UnsafeFnPointer(dlopenAddress as Deno.PointerObject<never>, {
+      parameters: ["buffer", "i32"],
+      result: "usize",
+    });
+  const handles = new Map<string, bigint>();
+  return (path, name) => {
+    if (dlopen === undefined) return undefined;
+    let handle = handles.get(path);
+    if (handle === undefined) {
+      // Deno.dlopen() opened the C library already: this takes another reference to it, never dropped, as
+      // Deno keeps its own for the process's life.
+      handle = BigInt(dlopen.call(cString(path), RTLD_NOW));
+      if (handle === 0n) return undefined;
+      handles.set(path, handle);
+    }
+    return dlsym(handle, cString(name)) ?? undefined;
+  };
+}
+
+/**
  * Opens the C library through `Deno.dlopen` (needs `--allow-ffi`); binds
  * only the errno location now.
  *
@@ -61,22 +149,36 @@ const denoEnvironment: ProcessEnvironment = {
  */
 export function createBackend(): Backend {
   const platform = platformOf(Deno.build.os, Deno.build.arch);
-  const errnoLocation = {
-    name: platform.os === "darwin" ? "__error" : "__errno_location",
-    parameters: [],
-    result: "pointer",
-  } as const;
+  const errnoLocation = platform.os === "darwin" ? "__error" : "__errno_location";
+  const dlsym = { parameters: ["usize", "buffer"], result: "pointer", optional: true } as const;
   const { library, path: libcPath } = openFirst(
     "deno",
     "the C library",
     libcCandidates(platform),
-    (path) => Deno.dlopen(path, { errnoLocation }),
+    (path) => Deno.dlopen(path, { dlsym }),
   );
+  const address = library.symbols.dlsym === null ? undefined : symbolAddresses(platform, library.symbols.dlsym);
+  const compile = (path: string, s: ResolvedSymbol): RawFunction =>
+    Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction;
+  const bind = (path: string, s: ResolvedSymbol): RawFunction => {
+    const pointer = address?.(path, s.symbol);
+    if (pointer === undefined) return compile(path, s);
+    const slow = new Deno.UnsafeFnPointer(pointer as Deno.PointerObject<never>, declaration(s));
+    return tiered(s.parameters.length, (...args) => slow.call(...args), () => compile(path, s));
+  };
+  const location = bind(libcPath, {
+    name: "errnoLocation",
+    symbol: errnoLocation,
+    parameters: [],
+    result: "pointer",
+    padAt: -1,
+    padCount: 0,
+  });
   // Asking for the location leaves errno as it is; the pointer stays valid for this thread.
-  const pointer = library.symbols.errnoLocation();
+  const pointer = Deno.UnsafePointer.create(BigInt(location()));
   if (pointer === null) {
-    throw new HandoverError("ELIBACC", `${errnoLocation.name}() returned NULL in ${libcPath}`, {
-      syscall: errnoLocation.name,
+    throw new HandoverError("ELIBACC", `${errnoLocation}() returned NULL in ${libcPath}`, {
+      syscall: errnoLocation,
     });
   }
   const errnoView = new Deno.UnsafePointerView(pointer);
@@ -84,7 +186,7 @@ export function createBackend(): Backend {
     runtime: "deno",
     platform,
     libcPath,
-    bind: (path, s) => Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction,
+    bind,
     errno: () => errnoView.getInt32(0),
     address: (buffer) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer as Uint8Array<ArrayBuffer>))),
     env: denoEnvironment,

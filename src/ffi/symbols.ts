@@ -137,6 +137,15 @@ export const LIBC_SYMBOLS = {
     ],
     result: "isize",
   },
+  getdents64: {
+    parameters: [
+      "i32", // int fd
+      "buffer", // void *dirp
+      "usize", // size_t count
+    ],
+    result: "isize",
+    os: "linux",
+  },
   write: {
     parameters: [
       "i32", // int fd

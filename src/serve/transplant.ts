@@ -17,6 +17,7 @@ import { assertFd, close, fdFlags, setNonBlocking } from "../fd/fd.ts";
 import { describeFd, type FdDescription, statFd } from "../fd/inspect.ts";
 import { formatAddress, getIntOption, localAddress } from "../fd/socket.ts";
 import { cBuffer, cString } from "../sys/memory.ts";
+import { errnoError, errnoNumber } from "../sys/errno.ts";
 import { encodeEpollEvent } from "../sys/poll.ts";
 import type { SocketAddress } from "../sys/../types.ts";
 import { check, failure, system } from "../ffi/system.ts";
@@ -153,7 +154,8 @@ function readProcFile(path: string): string | undefined {
   const fd = libc.open(cString(path), c.O_CLOEXEC, 0);
   if (fd < 0) return undefined;
   try {
-    const chunk = cBuffer(65536);
+    // One buffer for every read (they are synchronous): each /proc read allocated 64 KiB before.
+    const chunk = procChunk ??= cBuffer(65536);
     let text = "";
     for (;;) {
       const n = libc.read(fd, chunk, chunk.byteLength);
@@ -168,6 +170,8 @@ function readProcFile(path: string): string | undefined {
     libc.close(fd);
   }
 }
+
+let procChunk: Uint8Array | undefined;
 
 function modeAndInode(fd: number): { mode: number; ino: bigint } | undefined {
   try {
@@ -189,17 +193,82 @@ export function socketInode(fd: number): bigint | undefined {
 }
 
 /**
- * The open fds of this process: `fcntl(F_GETFD)` on every number below the fd table's size.
+ * The open fds of this process: the entries of `/proc/self/fd`, read with
+ * `getdents64(2)`; where that cannot be read, `fcntl(F_GETFD)` on every
+ * number below the fd table's size (`FDSize`, which can be thousands in a
+ * busy server, where the directory lists only the open ones).
  *
- * @returns The fd numbers.
+ * @returns The fd numbers, in ascending order.
  */
 export function openFdNumbers(): number[] {
+  return listedFds() ?? probedFds();
+}
+
+function listedFds(): number[] | undefined {
+  const { libc, c } = system();
+  const directory = libc.open(cString("/proc/self/fd"), c.O_CLOEXEC, 0);
+  if (directory < 0) return undefined;
+  try {
+    const chunk = procChunk ??= cBuffer(65536);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const fds: number[] = [];
+    for (;;) {
+      let n: number;
+      try {
+        n = libc.getdents64(directory, chunk, chunk.byteLength);
+      } catch {
+        return undefined; // ELIBACC: a C library without getdents64
+      }
+      if (n < 0) return undefined; // then the fd table is probed
+      if (n === 0) break;
+      // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2, in the machine's byte order: little-endian on
+      // every Linux handover runs on), d_type (1), d_name (NUL-terminated).
+      for (let at = 0; at < n;) {
+        const length = view.getUint16(at + 16, true);
+        let fd = 0;
+        let digits = 0;
+        for (let i = at + 19; chunk[i] !== 0; i++, digits++) fd = fd * 10 + chunk[i]! - 48;
+        // "." and "..", and the directory's own fd
+        if (digits > 0 && chunk[at + 19] !== 46 && fd !== directory) fds.push(fd);
+        at += length;
+      }
+    }
+    return fds.sort((a, b) => a - b);
+  } finally {
+    libc.close(directory);
+  }
+}
+
+function probedFds(): number[] {
   const { libc, c } = system();
   const size = Number(/^FDSize:\s*(\d+)/m.exec(readProcFile("/proc/self/status") ?? "")?.[1] ?? 1024);
   const open: number[] = [];
   for (let fd = 0; fd < size; fd++) if (libc.fcntl(fd, c.F_GETFD, 0) >= 0) open.push(fd);
   return open;
 }
+
+/** An open fd with its file type and inode, as one scan of the process's fds saw it. */
+interface OpenFile {
+  readonly fd: number;
+  readonly mode: number;
+  readonly ino: bigint;
+}
+
+/**
+ * Every open fd of this process with its type and inode: one `statx()` each.
+ *
+ * @returns The fds that could be looked at (one closed meanwhile is left out).
+ */
+function openFiles(): OpenFile[] {
+  const files: OpenFile[] = [];
+  for (const fd of openFdNumbers()) {
+    const stat = modeAndInode(fd);
+    if (stat !== undefined) files.push({ fd, ...stat });
+  }
+  return files;
+}
+
+const isSocket = (file: OpenFile): boolean => (file.mode & system().c.S_IFMT) === system().c.S_IFSOCK;
 
 /**
  * Finds the fd of the socket a server created: the one socket of this
@@ -209,6 +278,7 @@ export function openFdNumbers(): number[] {
  * @param address The server's address, as the runtime reports it.
  * @param type The socket type.
  * @param exclude An fd to skip (the inherited one, which may share the address).
+ * @param files The process's open fds (default: a scan now).
  * @returns The fd.
  * @throws {HandoverError} `ENOENT` when no socket has that address; `ENOTUNIQ` when several do.
  *
@@ -228,10 +298,15 @@ export function openFdNumbers(): number[] {
  * await server.shutdown();
  * ```
  */
-export function findSocketFd(address: SocketAddress, type: "stream" | "dgram", exclude = -1): number {
+export function findSocketFd(
+  address: SocketAddress,
+  type: "stream" | "dgram",
+  exclude = -1,
+  files: readonly OpenFile[] = openFiles(),
+): number {
   const found: number[] = [];
-  for (const fd of openFdNumbers()) {
-    if (fd === exclude || socketInode(fd) === undefined) continue;
+  for (const { fd } of files.filter(isSocket)) {
+    if (fd === exclude) continue;
     try {
       if (!sameAddress(localAddress(fd), address)) continue;
       const { c } = system();
@@ -288,15 +363,14 @@ export function parseEpollFdinfo(text: string): { fd: number; events: number; da
 /**
  * The epoll fds of this process: anonymous inodes (no file type bits) whose fdinfo lists "tfd:" lines.
  *
+ * @param files The process's open fds (default: a scan now).
  * @returns The fd numbers.
  */
-export function epollFds(): number[] {
+export function epollFds(files: readonly OpenFile[] = openFiles()): number[] {
   const { c } = system();
-  return openFdNumbers().filter((fd) => {
-    const stat = modeAndInode(fd);
-    return stat !== undefined && (stat.mode & c.S_IFMT) === 0 &&
-      (readProcFile(`/proc/self/fdinfo/${fd}`)?.includes("tfd:") ?? false);
-  });
+  return files.filter(({ fd, mode }) =>
+    (mode & c.S_IFMT) === 0 && (readProcFile(`/proc/self/fdinfo/${fd}`)?.includes("tfd:") ?? false)
+  ).map(({ fd }) => fd);
 }
 
 /**
@@ -328,6 +402,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *
  * @param fd The socket.
  * @param timeoutMs How long to wait for a registration.
+ * @param files The process's open fds for the first look (default: a scan now; later looks scan again).
  * @returns The registrations (several when the loop has several epoll fds for one instance).
  * @throws {HandoverError} `ENOTSUP` when no epoll instance of this process waits on the fd
  * (an event loop handover does not know: kqueue, io_uring).
@@ -342,12 +417,17 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * await server.shutdown();
  * ```
  */
-export async function findRegistrations(fd: number, timeoutMs = 500): Promise<EpollRegistration[]> {
+export async function findRegistrations(
+  fd: number,
+  timeoutMs = 500,
+  files?: readonly OpenFile[],
+): Promise<EpollRegistration[]> {
   const inode = socketInode(fd);
   if (inode === undefined) throw new HandoverError("EBADF", `Expected fd ${fd} to be an open socket`);
   const deadline = Date.now() + timeoutMs;
   for (let delay = 0;; delay = Math.min(delay * 2 || 1, 20)) {
-    const found = registrationsOf(fd, inode, epollFds());
+    const found = registrationsOf(fd, inode, epollFds(files));
+    files = undefined;
     if (found.length > 0) return found;
     if (Date.now() >= deadline) break;
     await sleep(delay);
@@ -486,8 +566,9 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
         `create the server on ${formatAddress(ephemeralAddress(inherited, "a temporary path"))}`,
     );
   }
-  const target = findSocketFd(serverAddress, type, inherited.fd);
-  const registrations = await findRegistrations(target);
+  const files = openFiles();
+  const target = findSocketFd(serverAddress, type, inherited.fd, files);
+  const registrations = await findRegistrations(target, undefined, files);
   const serverInode = socketInode(target)!;
   const inheritedInode = socketInode(inherited.fd);
   if (inheritedInode === undefined) throw new HandoverError("EBADF", `fd ${inherited.fd} was closed meanwhile`);
@@ -506,22 +587,23 @@ export async function transplant(inherited: FdDescription, serverAddress: Socket
   // EPOLLEXCLUSIVE goes with EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLET and EPOLLWAKEUP only (epoll_ctl(2): EINVAL
   // otherwise). Deno's loop (mio) asks for EPOLLRDHUP on every socket, which a listening socket never reports: left out.
   const dropped = exclusive === 0 ? 0 : c.EPOLL_NOT_EXCLUSIVE;
+  const add = (epfd: number, events: number, data: bigint): number => {
+    const result = libc.epoll_ctl(epfd, c.EPOLL_CTL_ADD, target, encodeEpollEvent(layout, events, data));
+    return result < 0 ? system().backend.errno() : 0;
+  };
   for (const registration of registrations) {
-    let error: HandoverError | undefined;
+    let errno = 0;
     if (exclusive !== 0) {
-      const events = ((registration.events & ~dropped) | exclusive) >>> 0;
-      const event = encodeEpollEvent(layout, events, registration.data);
-      error = failure(libc.epoll_ctl(registration.epfd, c.EPOLL_CTL_ADD, target, event), "epoll_ctl");
+      errno = add(registration.epfd, ((registration.events & ~dropped) | exclusive) >>> 0, registration.data);
     }
     // Linux before 4.5, or events EPOLLEXCLUSIVE does not go with (EPOLLONESHOT): the registration as it was.
-    if (exclusive === 0 || error?.code === "EINVAL") {
-      const event = encodeEpollEvent(layout, registration.events, registration.data);
-      error = failure(libc.epoll_ctl(registration.epfd, c.EPOLL_CTL_ADD, target, event), "epoll_ctl");
+    if (exclusive === 0 || errno === errnoNumber("linux", "EINVAL")) {
+      errno = add(registration.epfd, registration.events, registration.data);
     }
-    // Two fds of one epoll instance: the first ADD registered it for both.
-    if (error !== undefined && error.code !== "EEXIST") {
-      error.message = `${error.message} (adding fd ${target} to epoll fd ${registration.epfd})`;
-      throw error;
+    // Two fds of one epoll instance: the first ADD registered it for both. (An errno compared as a number: building
+    // the error for this expected case cost Deno more than the rest of the step.)
+    if (errno !== 0 && errno !== errnoNumber("linux", "EEXIST")) {
+      throw errnoError("linux", "epoll_ctl", errno, `adding fd ${target} to epoll fd ${registration.epfd}`);
     }
   }
   const now = registrationsOf(target, inheritedInode, epfds);

@@ -418,38 +418,18 @@ EXFULL exchange full
 `;
 // ---- end of the generated tables ----
 
-/** Each name's number and each number's canonical name: the table lists the canonical name before its aliases. */
-interface ErrnoTable {
-  readonly numbers: ReadonlyMap<string, number>;
-  readonly names: ReadonlyMap<number, string>;
+// Looked up in the strings themselves, at the call: a search of a few kilobytes costs microseconds, where building
+// maps of the tables cost about a millisecond at the first failed C call (adoption meets an expected EEXIST).
+
+/** The rest of the line that starts with `name` and a space in a table, or undefined. */
+function lineOf(table: string, name: string): string | undefined {
+  const start = table.indexOf(`\n${name} `);
+  if (start < 0) return undefined;
+  const from = start + name.length + 2;
+  return table.slice(from, table.indexOf("\n", from));
 }
 
-/** The lines of a generated table, each split at its first space into a name and the rest. */
-function entries(text: string): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (const line of text.split("\n")) {
-    const space = line.indexOf(" ");
-    if (space > 0) pairs.push([line.slice(0, space), line.slice(space + 1)]);
-  }
-  return pairs;
-}
-
-// Parsed at the first call that needs them, not at start-up: most processes never fail a C call.
-const tables: Partial<Record<OperatingSystem, ErrnoTable>> = {};
-let descriptions: ReadonlyMap<string, string> | undefined;
-
-function errnoTable(os: OperatingSystem): ErrnoTable {
-  const cached = tables[os];
-  if (cached !== undefined) return cached;
-  const numbers = new Map<string, number>();
-  const names = new Map<number, string>();
-  for (const [name, value] of entries(os === "darwin" ? DARWIN_ERRNO : LINUX_ERRNO)) {
-    const number = Number(value);
-    numbers.set(name, number);
-    if (!names.has(number)) names.set(number, name);
-  }
-  return tables[os] = { numbers, names };
-}
+const errnoTable = (os: OperatingSystem): string => os === "darwin" ? DARWIN_ERRNO : LINUX_ERRNO;
 
 /**
  * The symbolic name of an errno value, `E<number>` when handover does not know it.
@@ -465,7 +445,10 @@ function errnoTable(os: OperatingSystem): ErrnoTable {
  * ```
  */
 export function errnoName(os: OperatingSystem, errno: number): string {
-  return errnoTable(os).names.get(errno) ?? `E${errno}`;
+  const table = errnoTable(os);
+  // The first line with the number names it: the tables list each canonical name before its aliases.
+  const end = Number.isInteger(errno) && errno > 0 ? table.indexOf(` ${errno}\n`) : -1;
+  return end < 0 ? `E${errno}` : table.slice(table.lastIndexOf("\n", end) + 1, end);
 }
 
 /**
@@ -482,7 +465,8 @@ export function errnoName(os: OperatingSystem, errno: number): string {
  * ```
  */
 export function errnoNumber(os: OperatingSystem, name: string): number | undefined {
-  return errnoTable(os).numbers.get(name);
+  const value = /^E[A-Z0-9]+$/.test(name) ? lineOf(errnoTable(os), name) : undefined;
+  return value === undefined ? undefined : Number(value);
 }
 
 /**
@@ -498,8 +482,7 @@ export function errnoNumber(os: OperatingSystem, name: string): number | undefin
  * ```
  */
 export function describeErrno(name: string): string {
-  descriptions ??= new Map(entries(DESCRIPTIONS));
-  return descriptions.get(name) ?? name;
+  return (/^E[A-Z0-9]+$/.test(name) ? lineOf(DESCRIPTIONS, name) : undefined) ?? name;
 }
 
 /**
