@@ -8,7 +8,7 @@
 // (NODE_EXTRA_CA_CERTS alone adds ~38 ms to every Node start).
 // Usage: node bench/cli.bench.mjs [--quick]   (BENCH_ONLY=cold,throughput,idle; BENCH_ROUNDS=N for throughput)
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,23 +30,9 @@ const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 delete env.NODE_OPTIONS;
 
-// The npm package runs dist/cli.js; bundle the same for Node so tsx is not measured.
-const out = join(root, "bench", ".out");
-mkdirSync(out, { recursive: true });
-const bundle = join(out, "cli", "cli.js");
-const built = spawnSync(bin("esbuild"), [
-  join(root, "cli.ts"),
-  "--bundle",
-  "--platform=node",
-  "--format=esm",
-  // Dynamic imports stay chunks, so Node never loads the Bun backend (bun:ffi).
-  "--splitting",
-  "--external:koffi",
-  "--external:bun:ffi",
-  `--outdir=${dirname(bundle)}`,
-  "--log-level=warning",
-], { stdio: "inherit" });
-if (built.status !== 0) throw new Error("esbuild failed");
+// The npm package runs dist/cli.cjs (tsup's bundle), so Node runs that: tsx is not measured.
+const bundle = join(root, "dist", "cli.cjs");
+if (!existsSync(bundle)) spawnSync(bin("tsup"), [], { cwd: root, stdio: "inherit" });
 
 const launchers = {
   node: [NODE, bundle],

@@ -22,7 +22,7 @@ const ONLY = process.env.BENCH_ONLY;
 const work = join(root, "bench", ".out", `restarts-${process.pid}`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-if (!existsSync(join(root, "dist", "cli.js"))) spawnSync(bin("tsup"), [], { cwd: root, stdio: "inherit" });
+if (!existsSync(join(root, "dist", "cli.cjs"))) spawnSync(bin("tsup"), [], { cwd: root, stdio: "inherit" });
 
 /** A fenced block of docs/serving.md by its first-line name, importing the build each runtime's users get. */
 function docApp(name, runtime, file) {
@@ -145,7 +145,7 @@ async function measure(row) {
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
-const launcher = [process.execPath, join(root, "dist", "cli.js"), "-q", "-s", "web=http::$PORT", "-w"];
+const launcher = [process.execPath, join(root, "dist", "cli.cjs"), "-q", "-s", "web=http::$PORT", "-w"];
 const runtimes = {
   node: (file) => [process.execPath, file],
   deno: (file) => [bin("deno"), "run", "-A", file],

@@ -1,7 +1,7 @@
 // handover up with the five apps of examples/up/handover.json (Deno, Bun and Node; ports 0, every app on demand):
 // the launcher's RSS and CPU while the apps wait and while they run idle, and each app's cold start, first
 // connect to first byte (the runtime's start-up included), against the same app started by
-// systemd-socket-activate on its first connection, in the same run. Needs `npm run build` (runs dist/cli.js in Node).
+// systemd-socket-activate on its first connection, in the same run. Needs `npm run build` (runs dist/cli.cjs in Node).
 //   node bench/up.bench.mjs [--rounds N]
 // With AUTOSTART_SERVER_DIR set to a checkout of autostart-server (github.com/bredthau/autostart-server: not in the
 // npm registry this machine reaches; it has no dependencies), each round also runs the same five apps under it, as
@@ -159,7 +159,7 @@ for (let round = 0; round < rounds; round++) {
     })),
   };
   writeFileSync(join(dir, "handover.json"), JSON.stringify(config));
-  const launcher = spawn(process.execPath, [join(root, "dist", "cli.js"), "up"], {
+  const launcher = spawn(process.execPath, [join(root, "dist", "cli.cjs"), "up"], {
     cwd: dir,
     env: { ...env, XDG_RUNTIME_DIR: dir },
     stdio: ["ignore", "ignore", "pipe"],

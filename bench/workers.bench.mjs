@@ -39,7 +39,7 @@ if (spawnSync("wrk", ["--version"]).error) {
   console.log("wrk is not installed: skipped");
   process.exit(0);
 }
-if (!existsSync(join(root, "dist", "cli.js"))) spawnSync(bin("tsup"), [], { cwd: root, stdio: "inherit" });
+if (!existsSync(join(root, "dist", "cli.cjs"))) spawnSync(bin("tsup"), [], { cwd: root, stdio: "inherit" });
 mkdirSync(work, { recursive: true });
 
 const runtimes = {
@@ -202,7 +202,7 @@ async function startWorkers(runtime, count, mode, env = {}) {
   const app = workerApp(runtime);
   const [command, ...argv] = pinned([
     process.execPath,
-    join(root, "dist", "cli.js"),
+    join(root, "dist", "cli.cjs"),
     "--workers",
     String(count),
     "--workers-mode",

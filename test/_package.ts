@@ -24,7 +24,7 @@ const SHIPPED = [
   "activation.d.cts",
   "activation-node.js",
   "activation-bun.js",
-  "cli.js",
+  "cli.cjs",
 ];
 
 /** This checkout's node_modules entries a project links: the FFI, and the tools the tests start. */

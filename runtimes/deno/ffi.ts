@@ -39,8 +39,9 @@ const DENO_TYPES: Readonly<Record<NativeType, Deno.NativeType | "void">> = {
 };
 
 /**
- * The call at which a function gets its own trampoline: compiling one costs about as much as 60 calls through
- * `Deno.UnsafeFnPointer`, so no function costs more than twice what it would with the trampoline from the start.
+ * The call at which a function gets its own trampoline. Compiling one (0.2–0.4 ms) costs as much as 60 to 100 calls
+ * through `Deno.UnsafeFnPointer` (2.5–6 µs each, against 0.3–0.5 through the trampoline), so no function costs
+ * much more than twice what it would with its trampoline from the start, and most never need one.
  */
 const TIER_UP = 64;
 
@@ -98,40 +99,45 @@ function tiered(arity: number, slow: RawFunction, compile: () => RawFunction): R
   }
 }
 
-/** `dlopen()`'s mode: resolve every symbol now (the same value on Linux and macOS). */
-const RTLD_NOW = 2;
+/** A NUL-terminated copy of an ASCII name (symbol names and library paths handover passes). */
+function cString(text: string): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(text.length + 1);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
+}
 
 /**
- * Addresses of functions, looked up with the C library's own `dlsym()`: `lookup(path, name)` is the address, or
- * undefined where it cannot be told (then the caller binds with `Deno.dlopen`, which says why it failed).
+ * Addresses of functions, looked up with the C library's own `dlsym()`: in the C library (the process has it
+ * loaded) through `RTLD_DEFAULT`, as a C program's calls resolve; in another library through the handle
+ * `dlopen()` gives for its path. `lookup(path, name)` is undefined where the address cannot be told (then the
+ * caller binds with `Deno.dlopen`, which says why it failed).
  */
 function symbolAddresses(
   platform: Platform,
+  libcPath: string,
   dlsym: (handle: bigint, name: Uint8Array<ArrayBuffer>) => Deno.PointerValue,
 ): (path: string, name: string) => Deno.PointerObject | undefined {
-  const encoder = new TextEncoder();
-  const cString = (text: string): Uint8Array<ArrayBuffer> => encoder.encode(`${text}\0`);
   // RTLD_DEFAULT: NULL in glibc and musl, (void *)-2 in macOS.
-  const everywhere = platform.os === "darwin" ? 0xffff_ffff_ffff_fffen : 0n;
-  const dlopenAddress = dlsym(everywhere, cString("dlopen"));
-  const dlopen = dlopenAddress === null
-    ? undefined
-    : new Deno.UnsafeFnPointer(dlopenAddress as Deno.PointerObject<never>, {
-      parameters: ["buffer", "i32"],
-      result: "usize",
-    });
-  const handles = new Map<string, bigint>();
-  return (path, name) => {
-    if (dlopen === undefined) return undefined;
-    let handle = handles.get(path);
-    if (handle === undefined) {
-      // Deno.dlopen() opened the C library already: this takes another reference to it, never dropped, as
-      // Deno keeps its own for the process's life.
-      handle = BigInt(dlopen.call(cString(path), RTLD_NOW));
-      if (handle === 0n) return undefined;
-      handles.set(path, handle);
+  const rtldDefault = platform.os === "darwin" ? 0xffff_ffff_ffff_fffen : 0n;
+  const handles = new Map<string, bigint | undefined>([[libcPath, rtldDefault]]);
+  const handleOf = (path: string): bigint | undefined => {
+    if (!handles.has(path)) {
+      const address = dlsym(rtldDefault, cString("dlopen"));
+      // RTLD_LAZY, as Deno.dlopen() opens: RTLD_NOW would make the dynamic linker resolve the library again.
+      const handle = address === null ? 0n : BigInt(
+        new Deno.UnsafeFnPointer(address as Deno.PointerObject<never>, {
+          parameters: ["buffer", "i32"],
+          result: "usize",
+        }).call(cString(path), 1),
+      );
+      // A library opened this way stays open, as Deno keeps the ones Deno.dlopen() opens for the process's life.
+      handles.set(path, handle === 0n ? undefined : handle);
     }
-    return dlsym(handle, cString(name)) ?? undefined;
+    return handles.get(path);
+  };
+  return (path, name) => {
+    const handle = handleOf(path);
+    return handle === undefined ? undefined : dlsym(handle, cString(name)) ?? undefined;
   };
 }
 
@@ -157,7 +163,9 @@ export function createBackend(): Backend {
     libcCandidates(platform),
     (path) => Deno.dlopen(path, { dlsym }),
   );
-  const address = library.symbols.dlsym === null ? undefined : symbolAddresses(platform, library.symbols.dlsym);
+  const address = library.symbols.dlsym === null
+    ? undefined
+    : symbolAddresses(platform, libcPath, library.symbols.dlsym);
   const compile = (path: string, s: ResolvedSymbol): RawFunction =>
     Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction;
   const bind = (path: string, s: ResolvedSymbol): RawFunction => {
