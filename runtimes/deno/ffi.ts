@@ -8,6 +8,7 @@
  * called through `Deno.UnsafeFnPointer` on its address from `dlsym()` (no
  * compiling; a few µs a call) and gets its trampoline only at its
  * {@link TIER_UP}th call: functions called a few times never pay for one.
+ * The first function bound is the exception (one trampoline either way).
  * Where the C library has no `dlsym` (glibc before 2.34 keeps it in libdl),
  * every function gets its trampoline at once.
  *
@@ -115,8 +116,11 @@ function cString(text: string): Uint8Array<ArrayBuffer> {
 function symbolAddresses(
   platform: Platform,
   libcPath: string,
-  dlsym: (handle: bigint, name: Uint8Array<ArrayBuffer>) => Deno.PointerValue,
 ): (path: string, name: string) => Deno.PointerObject | undefined {
+  const { dlsym } = Deno.dlopen(libcPath, {
+    dlsym: { parameters: ["usize", "buffer"], result: "pointer", optional: true },
+  }).symbols;
+  if (dlsym === null) return () => undefined;
   // RTLD_DEFAULT: NULL in glibc and musl, (void *)-2 in macOS.
   const rtldDefault = platform.os === "darwin" ? 0xffff_ffff_ffff_fffen : 0n;
   const handles = new Map<string, bigint | undefined>([[libcPath, rtldDefault]]);
@@ -155,40 +159,42 @@ function symbolAddresses(
  */
 export function createBackend(): Backend {
   const platform = platformOf(Deno.build.os, Deno.build.arch);
-  const errnoLocation = platform.os === "darwin" ? "__error" : "__errno_location";
-  const dlsym = { parameters: ["usize", "buffer"], result: "pointer", optional: true } as const;
+  const errnoLocation = {
+    name: platform.os === "darwin" ? "__error" : "__errno_location",
+    parameters: [],
+    result: "pointer",
+  } as const;
   const { library, path: libcPath } = openFirst(
     "deno",
     "the C library",
     libcCandidates(platform),
-    (path) => Deno.dlopen(path, { dlsym }),
+    (path) => Deno.dlopen(path, { errnoLocation }),
   );
-  const address = library.symbols.dlsym === null
-    ? undefined
-    : symbolAddresses(platform, libcPath, library.symbols.dlsym);
-  const compile = (path: string, s: ResolvedSymbol): RawFunction =>
-    Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction;
-  const bind = (path: string, s: ResolvedSymbol): RawFunction => {
-    const pointer = address?.(path, s.symbol);
-    if (pointer === undefined) return compile(path, s);
-    const slow = new Deno.UnsafeFnPointer(pointer as Deno.PointerObject<never>, declaration(s));
-    return tiered(s.parameters.length, (...args) => slow.call(...args), () => compile(path, s));
-  };
-  const location = bind(libcPath, {
-    name: "errnoLocation",
-    symbol: errnoLocation,
-    parameters: [],
-    result: "pointer",
-    padAt: -1,
-    padCount: 0,
-  });
   // Asking for the location leaves errno as it is; the pointer stays valid for this thread.
-  const pointer = Deno.UnsafePointer.create(BigInt(location()));
+  const pointer = library.symbols.errnoLocation();
   if (pointer === null) {
-    throw new HandoverError("ELIBACC", `${errnoLocation}() returned NULL in ${libcPath}`, {
-      syscall: errnoLocation,
+    throw new HandoverError("ELIBACC", `${errnoLocation.name}() returned NULL in ${libcPath}`, {
+      syscall: errnoLocation.name,
     });
   }
+  const compile = (path: string, s: ResolvedSymbol): RawFunction =>
+    Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction;
+  // The first function bound gets its trampoline at once, as before: a program that calls one C function (the
+  // start-up entry's collect() calls fcntl) pays for one trampoline either way. From the second on, dlsym()'s
+  // trampoline serves them all.
+  let address: ((path: string, name: string) => Deno.PointerObject | undefined) | undefined;
+  let first = true;
+  const bind = (path: string, s: ResolvedSymbol): RawFunction => {
+    if (first) {
+      first = false;
+      return compile(path, s);
+    }
+    address ??= symbolAddresses(platform, libcPath);
+    const found = address(path, s.symbol);
+    if (found === undefined) return compile(path, s);
+    const slow = new Deno.UnsafeFnPointer(found as Deno.PointerObject<never>, declaration(s));
+    return tiered(s.parameters.length, (...args) => slow.call(...args), () => compile(path, s));
+  };
   const errnoView = new Deno.UnsafePointerView(pointer);
   return {
     runtime: "deno",
