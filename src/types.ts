@@ -45,6 +45,13 @@ export interface SymbolDefinition {
    * unused register arguments until the variadic ones land on the stack.
    */
   readonly variadic?: number;
+  /**
+   * Called a few times in a process's life (adopting a socket, describing an
+   * fd), never in a loop of requests or messages: a backend may bind it the
+   * cheapest way at the cost of slower calls (Deno: no trampoline compiled
+   * until its 64th call).
+   */
+  readonly rare?: true;
 }
 
 /** A table of C functions by name. */
@@ -76,6 +83,8 @@ export interface ResolvedSymbol {
   readonly padAt: number;
   /** How many zero arguments to insert at `padAt`. */
   readonly padCount: number;
+  /** See {@link SymbolDefinition.rare}. */
+  readonly rare?: true;
 }
 
 /** A socket address, as handover reports and accepts it. */

@@ -4,13 +4,12 @@
  * deletion reaches C's environment.
  *
  * `Deno.dlopen` compiles a trampoline for each symbol (0.2–0.4 ms each), which
- * is most of what adopting a socket cost in Deno. So a function is first
- * called through `Deno.UnsafeFnPointer` on its address from `dlsym()` (no
- * compiling; a few µs a call) and gets its trampoline only at its
- * {@link TIER_UP}th call: functions called a few times never pay for one.
- * The first function bound is the exception (one trampoline either way).
- * Where the C library has no `dlsym` (glibc before 2.34 keeps it in libdl),
- * every function gets its trampoline at once.
+ * was most of what adopting a socket cost in Deno. So a function the symbol
+ * table calls rare is first called through `Deno.UnsafeFnPointer` on its
+ * address from `dlsym()` (no compiling; a few µs a call) and gets its
+ * trampoline only at its {@link TIER_UP}th call. Every other function gets
+ * its trampoline at once, as does every function where the C library has no
+ * `dlsym` (glibc before 2.34 keeps it in libdl).
  *
  * @module
  */
@@ -179,16 +178,12 @@ export function createBackend(): Backend {
   }
   const compile = (path: string, s: ResolvedSymbol): RawFunction =>
     Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction;
-  // The first function bound gets its trampoline at once, as before: a program that calls one C function (the
-  // start-up entry's collect() calls fcntl) pays for one trampoline either way. From the second on, dlsym()'s
-  // trampoline serves them all.
+  // Only what the table calls rare (adoption's and inspection's functions) goes through dlsym(): the others get
+  // their trampoline at once, so that a call site only ever sees that one function and V8 calls it directly (a
+  // call site that first saw the wrapper below stays slower: 0.2 µs a call, measured on socketpair() + close()).
   let address: ((path: string, name: string) => Deno.PointerObject | undefined) | undefined;
-  let first = true;
   const bind = (path: string, s: ResolvedSymbol): RawFunction => {
-    if (first) {
-      first = false;
-      return compile(path, s);
-    }
+    if (!s.rare) return compile(path, s);
     address ??= symbolAddresses(platform, libcPath);
     const found = address(path, s.symbol);
     if (found === undefined) return compile(path, s);

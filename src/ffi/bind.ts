@@ -46,7 +46,15 @@ export function resolveSymbols(table: SymbolTable, platform: Platform): Resolved
         ...definition.parameters.slice(padAt).map((): NativeType => "usize"),
       ];
     }
-    resolved.push({ name, symbol, parameters, result: definition.result, padAt, padCount });
+    resolved.push({
+      name,
+      symbol,
+      parameters,
+      result: definition.result,
+      padAt,
+      padCount,
+      ...(definition.rare ? { rare: true } : {}),
+    });
   }
   return resolved;
 }

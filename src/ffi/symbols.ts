@@ -136,6 +136,7 @@ export const LIBC_SYMBOLS = {
       "usize", // size_t count
     ],
     result: "isize",
+    rare: true,
   },
   getdents64: {
     parameters: [
@@ -145,6 +146,7 @@ export const LIBC_SYMBOLS = {
     ],
     result: "isize",
     os: "linux",
+    rare: true,
   },
   write: {
     parameters: [
@@ -177,6 +179,7 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32",
     os: "linux",
+    rare: true,
   },
   dup2: {
     parameters: [
@@ -214,6 +217,7 @@ export const LIBC_SYMBOLS = {
       "buffer", // socklen_t *addrlen
     ],
     result: "i32",
+    rare: true,
   },
   getpeername: {
     parameters: [
@@ -232,6 +236,7 @@ export const LIBC_SYMBOLS = {
       "buffer", // socklen_t *optlen
     ],
     result: "i32",
+    rare: true,
   },
   setsockopt: {
     parameters: [
@@ -253,6 +258,7 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32",
     os: "linux",
+    rare: true,
   },
   fstat: {
     parameters: [
@@ -280,6 +286,7 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32",
     os: "linux",
+    rare: true,
   },
   syscall: {
     // Used only for pidfd_open(2) and pidfd_getfd(2), which musl does not wrap; pidfd_open takes no fourth (0).
@@ -317,12 +324,14 @@ export const LIBC_SYMBOLS = {
     ],
     result: "i32",
     variadic: 2,
+    rare: true,
   },
   unlink: {
     parameters: [
       "buffer", // const char *pathname
     ],
     result: "i32",
+    rare: true,
   },
   unsetenv: {
     parameters: [
