@@ -162,30 +162,39 @@ async function drive(started: { value: string; sending: Sending }, options: Noti
  * Deno.removeSync(dir, { recursive: true });
  * ```
  */
-export async function notify(message: NotifyMessage, options: NotifyOptions = {}): Promise<boolean> {
-  if (waiting > 0) return await queued(message, options);
-  let started: { value: string; sending: Sending } | undefined;
+export function notify(message: NotifyMessage, options: NotifyOptions = {}): Promise<boolean> {
+  // Not an async function: the common case answers with a promise made once, which in a loop of notify() calls
+  // (a watchdog, a progress STATUS=) spares the runtime an async function's own promise.
   try {
-    const prepared = prepare(message, options);
-    if (sendFast(prepared)) {
+    if (waiting > 0) return queued(message, options);
+    let started: { value: string; sending: Sending } | undefined;
+    try {
+      const prepared = prepare(message, options);
+      if (sendFast(prepared)) {
+        finish(options);
+        return SENT;
+      }
+      started = start(prepared);
+      if (started === undefined || started.sending.next().done === true) {
+        finish(options);
+        return started !== undefined ? SENT : NOT_SENT;
+      }
+    } catch (error) {
       finish(options);
-      return true;
+      throw error;
     }
-    started = start(prepared);
-    if (started === undefined || started.sending.next().done === true) {
-      finish(options);
-      return started !== undefined;
-    }
+    // The receiver's queue is full: go on in the background, first in line.
+    const first = started;
+    return enqueue(async () => {
+      await drive(first, options);
+    }, options);
   } catch (error) {
-    finish(options);
-    throw error;
+    return Promise.reject(error);
   }
-  // The receiver's queue is full: go on in the background, first in line.
-  const first = started;
-  return await enqueue(async () => {
-    await drive(first, options);
-  }, options);
 }
+
+const SENT: Promise<boolean> = Promise.resolve(true);
+const NOT_SENT: Promise<boolean> = Promise.resolve(false);
 
 function enqueue(run: () => Promise<void>, options: NotifyOptions): Promise<boolean> {
   waiting++;
