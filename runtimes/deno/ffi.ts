@@ -6,10 +6,9 @@
  * `Deno.dlopen` compiles a trampoline for each symbol (0.2–0.4 ms each), which
  * was most of what adopting a socket cost in Deno. So a function the symbol
  * table calls rare is first called through `Deno.UnsafeFnPointer` on its
- * address from `dlsym()` (no compiling; a few µs a call) and gets its
- * trampoline only at its {@link TIER_UP}th call. Every other function gets
- * its trampoline at once, as does every function where the C library has no
- * `dlsym` (glibc before 2.34 keeps it in libdl).
+ * address (no compiling; a few µs a call) and gets its trampoline only at
+ * its {@link TIER_UP}th call. Every other function gets its trampoline at
+ * once.
  *
  * @module
  */
@@ -17,14 +16,7 @@
 import { libcCandidates, openFirst } from "../../src/ffi/library.ts";
 import { HandoverError } from "../../src/sys/errors.ts";
 import { platformOf } from "../../src/sys/platform.ts";
-import type {
-  Backend,
-  NativeType,
-  Platform,
-  ProcessEnvironment,
-  RawFunction,
-  ResolvedSymbol,
-} from "../../src/types.ts";
+import type { Backend, NativeType, ProcessEnvironment, RawFunction, ResolvedSymbol } from "../../src/types.ts";
 
 /** The neutral types in `Deno.dlopen`'s words. */
 const DENO_TYPES: Readonly<Record<NativeType, Deno.NativeType | "void">> = {
@@ -99,49 +91,16 @@ function tiered(arity: number, slow: RawFunction, compile: () => RawFunction): R
   }
 }
 
-/** A NUL-terminated copy of an ASCII name (symbol names and library paths handover passes). */
-function cString(text: string): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(text.length + 1);
-  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
-  return bytes;
-}
-
 /**
- * Addresses of functions, looked up with the C library's own `dlsym()`: in the C library (the process has it
- * loaded) through `RTLD_DEFAULT`, as a C program's calls resolve; in another library through the handle
- * `dlopen()` gives for its path. `lookup(path, name)` is undefined where the address cannot be told (then the
- * caller binds with `Deno.dlopen`, which says why it failed).
+ * The address of a function, without compiling anything: `Deno.dlopen` with the symbol declared as a static pointer
+ * answers its address. Undefined when it cannot be had (then binding it the usual way says why).
  */
-function symbolAddresses(
-  platform: Platform,
-  libcPath: string,
-): (path: string, name: string) => Deno.PointerObject | undefined {
-  const { dlsym } = Deno.dlopen(libcPath, {
-    dlsym: { parameters: ["usize", "buffer"], result: "pointer", optional: true },
-  }).symbols;
-  if (dlsym === null) return () => undefined;
-  // RTLD_DEFAULT: NULL in glibc and musl, (void *)-2 in macOS.
-  const rtldDefault = platform.os === "darwin" ? 0xffff_ffff_ffff_fffen : 0n;
-  const handles = new Map<string, bigint | undefined>([[libcPath, rtldDefault]]);
-  const handleOf = (path: string): bigint | undefined => {
-    if (!handles.has(path)) {
-      const address = dlsym(rtldDefault, cString("dlopen"));
-      // RTLD_LAZY, as Deno.dlopen() opens: RTLD_NOW would make the dynamic linker resolve the library again.
-      const handle = address === null ? 0n : BigInt(
-        new Deno.UnsafeFnPointer(address as Deno.PointerObject<never>, {
-          parameters: ["buffer", "i32"],
-          result: "usize",
-        }).call(cString(path), 1),
-      );
-      // A library opened this way stays open, as Deno keeps the ones Deno.dlopen() opens for the process's life.
-      handles.set(path, handle === 0n ? undefined : handle);
-    }
-    return handles.get(path);
-  };
-  return (path, name) => {
-    const handle = handleOf(path);
-    return handle === undefined ? undefined : dlsym(handle, cString(name)) ?? undefined;
-  };
+function addressOf(path: string, s: ResolvedSymbol): Deno.PointerObject | undefined {
+  try {
+    return Deno.dlopen(path, { [s.name]: { name: s.symbol, type: "pointer" } }).symbols[s.name] ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -178,14 +137,12 @@ export function createBackend(): Backend {
   }
   const compile = (path: string, s: ResolvedSymbol): RawFunction =>
     Deno.dlopen(path, { [s.name]: declaration(s) }).symbols[s.name] as RawFunction;
-  // Only what the table calls rare (adoption's and inspection's functions) goes through dlsym(): the others get
-  // their trampoline at once, so that a call site only ever sees that one function and V8 calls it directly (a
-  // call site that first saw the wrapper below stays slower: 0.2 µs a call, measured on socketpair() + close()).
-  let address: ((path: string, name: string) => Deno.PointerObject | undefined) | undefined;
+  // Only what the table calls rare (adoption's and inspection's functions) goes through its address first: the
+  // others get their trampoline at once, so that a call site only ever sees that one function and V8 calls it
+  // directly (a call site that first saw the wrapper below stays slower: 0.2 µs a call, measured on socketpair() +
+  // close()).
   const bind = (path: string, s: ResolvedSymbol): RawFunction => {
-    if (!s.rare) return compile(path, s);
-    address ??= symbolAddresses(platform, libcPath);
-    const found = address(path, s.symbol);
+    const found = s.rare ? addressOf(path, s) : undefined;
     if (found === undefined) return compile(path, s);
     const slow = new Deno.UnsafeFnPointer(found as Deno.PointerObject<never>, declaration(s));
     return tiered(s.parameters.length, (...args) => slow.call(...args), () => compile(path, s));
