@@ -61,34 +61,17 @@ const denoEnvironment: ProcessEnvironment = {
 };
 
 /**
- * A function that calls `slow` until its {@link TIER_UP}th call, then the function `compile()` returns. The
- * argument count is kept (a fast call needs the exact count), so each arity has its own closure.
+ * A function that calls `slow` until its {@link TIER_UP}th call, then the function `compile()` returns. The call
+ * sites of a rare function stay a little slower after the change either way (V8 saw the wrapper), so one closure
+ * with a rest parameter serves every arity.
  */
-function tiered(arity: number, slow: RawFunction, compile: () => RawFunction): RawFunction {
+function tiered(slow: RawFunction, compile: () => RawFunction): RawFunction {
   let calls = 0;
-  let call = slow;
-  const next = (): RawFunction => {
-    if (++calls === TIER_UP) call = compile();
-    return call;
+  let fast: RawFunction | undefined;
+  return (...args) => {
+    if (fast === undefined && ++calls === TIER_UP) fast = compile();
+    return (fast ?? slow)(...args);
   };
-  switch (arity) {
-    case 0:
-      return () => next()();
-    case 1:
-      return (a) => next()(a);
-    case 2:
-      return (a, b) => next()(a, b);
-    case 3:
-      return (a, b, c) => next()(a, b, c);
-    case 4:
-      return (a, b, c, d) => next()(a, b, c, d);
-    case 5:
-      return (a, b, c, d, e) => next()(a, b, c, d, e);
-    case 6:
-      return (a, b, c, d, e, f) => next()(a, b, c, d, e, f);
-    default:
-      return (...args) => next()(...args);
-  }
 }
 
 /**
@@ -145,7 +128,7 @@ export function createBackend(): Backend {
     const found = s.rare ? addressOf(path, s) : undefined;
     if (found === undefined) return compile(path, s);
     const slow = new Deno.UnsafeFnPointer(found as Deno.PointerObject<never>, declaration(s));
-    return tiered(s.parameters.length, (...args) => slow.call(...args), () => compile(path, s));
+    return tiered((...args) => slow.call(...args), () => compile(path, s));
   };
   const errnoView = new Deno.UnsafePointerView(pointer);
   return {

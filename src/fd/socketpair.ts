@@ -60,7 +60,7 @@ export function socketpair(type: SocketType = "stream", options: SocketpairOptio
   const base = type === "stream" ? c.SOCK_STREAM : type === "dgram" ? c.SOCK_DGRAM : c.SOCK_SEQPACKET;
   // Linux sets both flags atomically; Darwin has no SOCK_CLOEXEC, so fcntl follows.
   const flags = (closeOnExec ? c.SOCK_CLOEXEC : 0) | (nonBlocking ? c.SOCK_NONBLOCK : 0);
-  // One buffer for every call (socketpair() is synchronous): a new one each time was a third of the call's cost.
+  // One buffer for every call (socketpair() is synchronous): a new one each time was a fifth of the call's cost.
   const fds = pairBuffer ??= cBuffer(8);
   const result = libc.socketpair(c.AF_UNIX, base | flags, 0, fds);
   if (result < 0) check(result, "socketpair", `AF_UNIX ${type}`);

@@ -16,7 +16,7 @@ import { HandoverError } from "../sys/errors.ts";
 import { assertFd, close, fdFlags, setNonBlocking } from "../fd/fd.ts";
 import { describeFd, type FdDescription, statFd } from "../fd/inspect.ts";
 import { formatAddress, getIntOption, localAddress } from "../fd/socket.ts";
-import { cBuffer, cString } from "../sys/memory.ts";
+import { cBuffer, cString, view } from "../sys/memory.ts";
 import { errnoError, errnoNumber } from "../sys/errno.ts";
 import { encodeEpollEvent } from "../sys/poll.ts";
 import type { SocketAddress } from "../sys/../types.ts";
@@ -210,7 +210,7 @@ function listedFds(): number[] | undefined {
   if (directory < 0) return undefined;
   try {
     const chunk = procChunk ??= cBuffer(65536);
-    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const dirents = view(chunk);
     const fds: number[] = [];
     for (;;) {
       let n: number;
@@ -224,7 +224,7 @@ function listedFds(): number[] | undefined {
       // struct linux_dirent64: d_ino (8), d_off (8), d_reclen (2, in the machine's byte order: little-endian on
       // every Linux handover runs on), d_type (1), d_name (NUL-terminated).
       for (let at = 0; at < n;) {
-        const length = view.getUint16(at + 16, true);
+        const length = dirents.getUint16(at + 16, true);
         let fd = 0;
         let digits = 0;
         for (let i = at + 19; chunk[i] !== 0; i++, digits++) fd = fd * 10 + chunk[i]! - 48;
