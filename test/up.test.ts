@@ -12,8 +12,10 @@ import process from "node:process";
 import { it } from "node:test";
 import { Launcher as ApiLauncher, type LauncherEvents } from "../launcher.ts";
 import { parseLauncherFile } from "../src/cli/config.ts";
+import { COLLECTIONS, collectWhenSettled, fullCollection, leanCompiler } from "../src/cli/heap.ts";
+import { lineWriter } from "../src/cli/up.ts";
 import { docBlock, writeDocBlock } from "./_docs.ts";
-import { FIXTURES, guarded, ROOT, run, runtimeArgv, sleep } from "./_helpers.ts";
+import { FIXTURES, guarded, lastJson, ROOT, run, RUNTIME, runtimeArgv, sleep } from "./_helpers.ts";
 import { CLI, Launcher } from "./_launcher.ts";
 
 const EXAMPLE = join(ROOT, "examples", "up");
@@ -423,4 +425,74 @@ it("docs/launcher.md: the Launcher API snippet runs as written", async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+it("handover up: an app's output is prefixed line by line, across chunks, and a line past 64 KiB is not held", () => {
+  let out = "";
+  const write = lineWriter((text) => out += text, "web | ");
+  write("");
+  write("no end yet");
+  assert.equal(out, "");
+  write(" and the end\n\nsecond\nthird");
+  assert.equal(out, "web | no end yet and the end\nweb | \nweb | second\n");
+  write("\n");
+  assert.equal(out, "web | no end yet and the end\nweb | \nweb | second\nweb | third\n");
+  out = "";
+  const long = "x".repeat(64 * 1024);
+  write(long);
+  assert.equal(out, "");
+  write("y");
+  assert.equal(out, `web | ${long}y\n`);
+  out = "";
+  write("a\nb\n");
+  assert.equal(out, "web | a\nweb | b\n");
+});
+
+it("the handover command collects its garbage after its apps settle: after each start and stop, three times", async () => {
+  const launcher = new ApiLauncher({ apps: [{ name: "nap", command: ["sleep", "30"] }] });
+  const at: number[] = [];
+  const started = performance.now();
+  const stop = collectWhenSettled(launcher, () => at.push(performance.now() - started), 150, 100);
+  try {
+    // Once after the launcher is made (its apps waiting), then after every event.
+    for (let i = 0; i < 100 && at.length < COLLECTIONS; i++) await sleep(20);
+    assert.equal(at.length, COLLECTIONS);
+    // (A timer may fire a millisecond early by performance.now().)
+    assert.ok(at[0]! >= 145 && at[1]! - at[0]! >= 95 && at[2]! - at[1]! >= 95, `collected at ${at.join(", ")} ms`);
+    await sleep(300);
+    assert.equal(at.length, COLLECTIONS, "no more collections while nothing happens");
+    await launcher.start("nap");
+    for (let i = 0; i < 200 && at.length < 2 * COLLECTIONS; i++) await sleep(20);
+    assert.equal(at.length, 2 * COLLECTIONS);
+    stop();
+    await launcher.stop("nap");
+    await sleep(400);
+    assert.equal(at.length, 2 * COLLECTIONS, "none after the returned function stopped it");
+  } finally {
+    stop();
+    await launcher.close({ force: true });
+  }
+  // The runtime's own collection: V8's gc() in Node, Bun.gc() in Bun, none in Deno.
+  const collect = fullCollection();
+  assert.equal(typeof collect, RUNTIME === "deno" ? "undefined" : "function");
+  collect?.();
+});
+
+it("the handover command compiles no optimised code in Node (--no-opt --no-maglev), and changes nothing in Deno and Bun", async () => {
+  if (RUNTIME !== "node") {
+    assert.equal(leanCompiler(), false);
+    return;
+  }
+  // In a process of its own: the flags hold for the whole process. A function forced to optimise is optimised
+  // before leanCompiler() and stays interpreted after it, and so does one made hot by 200,000 calls.
+  const [command, argv] = runtimeArgv(join(FIXTURES, "cli", "lean_compiler.ts"));
+  const result = await run(command, argv, { timeoutMs: 60_000 });
+  assert.equal(result.code, 0, result.stderr);
+  const { set, before, forced, hot } = lastJson<{ set: boolean; before: number; forced: number; hot: number }>(result);
+  const OPTIMIZED = 1 << 4; // V8's OptimizationStatus (src/runtime/runtime-test.cc)
+  const INTERPRETED = 1 << 7;
+  assert.equal(set, true);
+  assert.equal(before & OPTIMIZED, OPTIMIZED, `before: status ${before.toString(2)}`);
+  assert.equal(forced & (OPTIMIZED | INTERPRETED), INTERPRETED, `forced after: status ${forced.toString(2)}`);
+  assert.equal(hot & OPTIMIZED, 0, `hot after: status ${hot.toString(2)}`);
 });

@@ -13,6 +13,7 @@ import { HELP, parseCommandLine, UsageError, VERSION } from "./args.ts";
 import type { LaunchOptions } from "./args.ts";
 import { CONTROL_COMMANDS, controlCommand, ControlServer } from "./control.ts";
 import { type HealthServer, serveHealth } from "./health.ts";
+import { collectWhenSettled, leanCompiler } from "./heap.ts";
 import { addCommandLineApp, Launcher, launcherControlEntries } from "./launcher.ts";
 import { describeListener, type Listener, ListenerError } from "./listeners.ts";
 import { probeSnippet } from "./probes.ts";
@@ -84,12 +85,15 @@ async function launch(options: LaunchOptions, out: CommandOutput): Promise<numbe
     if (!existsSync(path)) throw new UsageError(`Cannot watch ${JSON.stringify(path)}: it does not exist`);
   }
   // The command is a client of the Launcher API: one app, whose supervisor answers this process's signals.
+  // A launcher runs for long and mostly waits: memory before speed (the handover command only, not the API).
+  leanCompiler();
   const launcher = new Launcher();
   let health: HealthServer | undefined;
   let control: ControlServer | undefined;
   try {
     logSockets(addCommandLineApp(launcher, options), log);
     launcher.on("log", ({ level, line }) => log[level](line));
+    collectWhenSettled(launcher);
     const stopped = new Promise<number>((resolve) => launcher.once("stop", ({ code }) => resolve(code)));
     health = options.health && await serveHealth(options.health, () => launcher.apps()[0]!);
     if (health) log.info(`health http://${health.address.host ?? "0.0.0.0"}:${health.address.port}/readyz /livez`);

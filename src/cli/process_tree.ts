@@ -54,16 +54,21 @@ export function processEntry(pid: number): ProcessEntry | undefined {
   } catch {
     return undefined;
   }
-  // The command name is in parentheses and may itself hold ") ": the fields start after the last one.
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  if (fields.length < 20) return undefined;
+  // The command name is in parentheses and may itself hold ") ": the fields start after the last one. Fields 0–3
+  // and 19 are read where they are, without splitting the line into its fifty-odd fields.
+  const starts: number[] = [];
+  for (let at = text.lastIndexOf(")") + 2; at > 1 && starts.length < 21; at = text.indexOf(" ", at) + 1) {
+    starts.push(at);
+  }
+  if (starts.length < 21) return undefined;
+  const field = (i: number): string => text.slice(starts[i], starts[i + 1]! - 1);
   return {
     pid,
-    state: fields[0]!,
-    ppid: Number(fields[1]),
-    pgid: Number(fields[2]),
-    sid: Number(fields[3]),
-    startTime: Number(fields[19]),
+    state: field(0),
+    ppid: Number(field(1)),
+    pgid: Number(field(2)),
+    sid: Number(field(3)),
+    startTime: Number(field(19)),
   };
 }
 
@@ -95,6 +100,28 @@ export function processTable(): Map<number, ProcessEntry> | undefined {
     if (entry !== undefined) table.set(entry.pid, entry);
   }
   return table;
+}
+
+/** The last table {@link recentProcessTable} read, and when (`performance.now()`). */
+let recent: { readonly table: Map<number, ProcessEntry> | undefined; readonly at: number } | undefined;
+
+/**
+ * {@link processTable}, or the one read less than `maxAgeMs` ago: for the supervisors' periodic looks, so that
+ * several apps' supervisors ticking within the same second read `/proc` once.
+ *
+ * @param maxAgeMs How old a table may be.
+ * @returns The processes by pid, or undefined where there is no `/proc`.
+ *
+ * @example Two looks within a second read `/proc` once
+ * ```ts
+ * import { recentProcessTable } from "./process_tree.ts";
+ * recentProcessTable() === recentProcessTable(); // true
+ * ```
+ */
+export function recentProcessTable(maxAgeMs = 1_000): Map<number, ProcessEntry> | undefined {
+  const now = performance.now();
+  if (recent === undefined || now - recent.at >= maxAgeMs) recent = { table: processTable(), at: now };
+  return recent.table;
 }
 
 /**

@@ -40,6 +40,7 @@ import {
   processEntry,
   processTable,
   reapChild,
+  recentProcessTable,
 } from "./process_tree.ts";
 import { watchedInodes } from "./readiness.ts";
 import { ChangeWatcher } from "./watch.ts";
@@ -131,6 +132,10 @@ const DEFAULT_RELOAD_TIMEOUT_MS = 90_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How often the processes of a stopping instance are looked for. */
 const SETTLE_POLL_MS = 50;
+/** How often an instance that does not speak the notify protocol is checked for waiting on its sockets. */
+const LISTENING_POLL_MS = 20;
+/** Every how many of those checks the whole process tree is read, not only the main process. */
+const TREE_EVERY = 5;
 /** How long processes get to vanish after SIGKILL before the launcher gives up on them. */
 const KILL_GRACE_MS = 5_000;
 /**
@@ -462,8 +467,12 @@ export class Supervisor {
   private tick(): void {
     this.wake();
     if (++this.ticks > TREE_SCAN_TICKS && this.ticks % TREE_SCAN_TICKS !== 0) return;
-    if (this.app !== undefined && !this.app.exited) this.scanInstance(this.app);
-    if (this.app !== undefined || this.launcherPid === 1) this.reapOrphans();
+    const scan = this.app !== undefined && !this.app.exited;
+    if (!scan && this.app === undefined && this.launcherPid !== 1) return;
+    // One look at /proc for both, shared with the other apps' supervisors that tick at the same moment.
+    const table = recentProcessTable();
+    if (scan) this.scanInstance(this.app!, table);
+    this.reapOrphans(table);
   }
 
   /**
@@ -623,24 +632,52 @@ export class Supervisor {
 
   /** `readyOnListen`: a first instance that does not send READY=1 is ready once it waits on every socket. */
   private watchFirstListening(app: RunningApp): void {
-    if (this.listeners.length === 0) return;
-    this.listenerInodes ??= this.listeners.map((l) => statFd(l.fd).ino);
-    const inodes = this.listenerInodes;
-    const timer = setInterval(() => {
-      if (app !== this.app || app.exited || app.ready || app.stopReason !== undefined) {
-        clearInterval(timer);
-        return;
-      }
-      const table = processTable();
-      const pids = [app.pid, ...(table === undefined ? [] : this.scanInstance(app, table).map((m) => m.pid))];
-      const watched = watchedInodes(pids);
-      if (inodes.every((inode) => watched.has(inode))) {
-        clearInterval(timer);
+    this.whenListening(
+      app,
+      () => app !== this.app || app.exited || app.ready || app.stopReason !== undefined,
+      () => {
         app.ready = true;
         this.out.info(`pid ${app.pid} is listening`);
         this.hooks.ready?.(app.pid);
+      },
+    );
+  }
+
+  /**
+   * Polls until an event loop of the instance's processes waits on every listening socket, then calls `listening`
+   * (unless `abandoned` says to stop first). The main process is looked at every tick; the whole process tree
+   * (every `/proc/PID/stat`, which on a busy host is thousands of files) every {@link TREE_EVERY}th tick, for an app
+   * whose listener is in a child (`npm start`, a shell script).
+   *
+   * @returns The timer, or undefined when there are no listeners to wait for.
+   */
+  private whenListening(
+    app: RunningApp,
+    abandoned: () => boolean,
+    listening: () => void,
+  ): ReturnType<typeof setInterval> | undefined {
+    if (this.listeners.length === 0) return undefined;
+    this.listenerInodes ??= this.listeners.map((l) => statFd(l.fd).ino);
+    const inodes = this.listenerInodes;
+    const waitsOnAll = (pids: number[]): boolean => {
+      const watched = watchedInodes(pids);
+      return inodes.every((inode) => watched.has(inode));
+    };
+    let tick = 0;
+    const timer = setInterval(() => {
+      if (abandoned()) {
+        clearInterval(timer);
+        return;
       }
-    }, 20);
+      if (!waitsOnAll([app.pid])) {
+        if (tick++ % TREE_EVERY !== 0) return;
+        const table = processTable();
+        if (table === undefined || !waitsOnAll([app.pid, ...this.scanInstance(app, table).map((m) => m.pid)])) return;
+      }
+      clearInterval(timer);
+      listening();
+    }, LISTENING_POLL_MS);
+    return timer;
   }
 
   private armReadyTimer(app: RunningApp, ms: number, what: string): void {
@@ -754,8 +791,7 @@ export class Supervisor {
   }
 
   /** Reaps orphans that came back to the launcher and ended (the runtime only waits for its own children). */
-  private reapOrphans(): void {
-    const table = processTable();
+  private reapOrphans(table: Map<number, ProcessEntry> | undefined = processTable()): void {
     if (table === undefined) return;
     for (const pid of orphanZombies(table, this.launcherPid, this.spawned)) reapChild(pid);
   }
@@ -982,25 +1018,13 @@ export class Supervisor {
    * event loop of its processes waits on every listening socket.
    */
   private watchForListening(app: RunningApp): void {
-    if (this.listeners.length === 0) return;
-    this.listenerInodes ??= this.listeners.map((l) => statFd(l.fd).ino);
-    const inodes = this.listenerInodes;
     if (this.readinessTimer !== undefined) clearInterval(this.readinessTimer);
-    this.readinessTimer = setInterval(() => {
-      if (app !== this.pending || app.exited) {
-        clearInterval(this.readinessTimer);
-        this.readinessTimer = undefined;
-        return;
-      }
-      const table = processTable();
-      const pids = [app.pid, ...(table === undefined ? [] : this.scanInstance(app, table).map((m) => m.pid))];
-      const watched = watchedInodes(pids);
-      if (inodes.every((inode) => watched.has(inode))) {
-        this.out.info(`pid ${app.pid} is listening`);
-        app.ready = true;
-        this.takeOver(app);
-      }
-    }, 20);
+    this.readinessTimer = this.whenListening(app, () => app !== this.pending || app.exited, () => {
+      this.readinessTimer = undefined;
+      this.out.info(`pid ${app.pid} is listening`);
+      app.ready = true;
+      this.takeOver(app);
+    });
   }
 
   /**

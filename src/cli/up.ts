@@ -15,6 +15,7 @@ import { basename, dirname, resolve } from "node:path";
 import { UsageError } from "./args.ts";
 import { APP_NAME, ConfigError, parseLauncherFile } from "./config.ts";
 import { ControlServer } from "./control.ts";
+import { collectWhenSettled, leanCompiler } from "./heap.ts";
 import { Launcher, launcherControlEntries, launcherLogBook } from "./launcher.ts";
 import { printable } from "./text.ts";
 
@@ -77,17 +78,39 @@ function parseUpArguments(argv: readonly string[]): UpArguments {
   return { file, name, quiet, help };
 }
 
-/** Splits chunks into lines and prints each with a prefix; a last partial line waits for its end. */
-function lineWriter(write: (text: string) => void, prefix: string): (chunk: string) => void {
+/**
+ * Splits chunks into lines and prints each with a prefix; a last partial line waits for its end, unless it
+ * grows past 64 KiB.
+ *
+ * @param write Where the prefixed lines go.
+ * @param prefix What each line starts with.
+ * @returns The function to call with each chunk.
+ *
+ * @example
+ * ```ts
+ * import { lineWriter } from "./up.ts";
+ * let out = "";
+ * const write = lineWriter((text) => out += text, "web | ");
+ * write("one\ntw");
+ * write("o\n");
+ * out; // "web | one\nweb | two\n"
+ * ```
+ */
+export function lineWriter(write: (text: string) => void, prefix: string): (chunk: string) => void {
   let rest = "";
+  const separator = `\n${prefix}`;
   return (chunk) => {
-    const lines = (rest + chunk).split("\n");
-    rest = lines.pop()!;
+    const text = rest + chunk;
+    const end = text.lastIndexOf("\n") + 1;
+    // The complete lines without their last newline, then the prefix put after each newline inside: one native
+    // pass over the chunk, not an array of lines.
+    let complete = text.slice(0, Math.max(end - 1, 0));
+    rest = text.slice(end);
     if (rest.length > 64 * 1024) {
-      lines.push(rest);
+      complete = end === 0 ? rest : `${complete}\n${rest}`;
       rest = "";
-    }
-    if (lines.length > 0) write(lines.map((line) => `${prefix}${line}\n`).join(""));
+    } else if (end === 0) return;
+    write(`${prefix}${complete.replaceAll("\n", separator)}\n`);
   };
 }
 
@@ -147,6 +170,8 @@ export async function up(argv: readonly string[], out: UpOutput): Promise<number
     }]),
   );
 
+  // A launcher runs for long and mostly waits: memory before speed (the handover command only, not the API).
+  leanCompiler();
   let launcher: Launcher;
   try {
     launcher = new Launcher({ apps: (json as { apps: [] }).apps, baseDir: dirname(path), output: "pipe" });
@@ -162,6 +187,7 @@ export async function up(argv: readonly string[], out: UpOutput): Promise<number
     writers.get(name)![stream](text);
   });
   launcher.on("error", () => {}); // logged as warnings already
+  collectWhenSettled(launcher);
   for (const app of launcher.apps()) {
     if (!args.quiet) {
       for (const socket of app.sockets) out.stderr(`${prefixes.get(app.name)}~> socket ${socket}\n`);
